@@ -1,0 +1,5 @@
+/**
+ * @module
+ * Confined file access for everything served to the network (TFTP, HTTP).
+ */
+export * from "./safe_path.ts";

@@ -1,0 +1,99 @@
+/**
+ * @module
+ * Cursor-based byte reading and writing for the wire codecs. Pure. Every read
+ * past the end throws DecodeError naming the field and offset.
+ */
+import { DecodeError } from "../errors.ts";
+
+/** Reads big-endian fields from a byte array, tracking the offset. */
+export class ByteReader {
+  #view: DataView;
+  offset: number;
+  constructor(readonly bytes: Uint8Array, offset = 0) {
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.offset = offset;
+  }
+  get remaining(): number {
+    return this.bytes.length - this.offset;
+  }
+  #need(n: number, field: string): void {
+    if (this.offset + n > this.bytes.length) {
+      throw new DecodeError(field, this.offset, `need ${n} bytes, ${this.remaining} left`);
+    }
+  }
+  u8(field: string): number {
+    this.#need(1, field);
+    return this.#view.getUint8(this.offset++);
+  }
+  u16(field: string): number {
+    this.#need(2, field);
+    const v = this.#view.getUint16(this.offset);
+    this.offset += 2;
+    return v;
+  }
+  u32(field: string): number {
+    this.#need(4, field);
+    const v = this.#view.getUint32(this.offset);
+    this.offset += 4;
+    return v;
+  }
+  /** A view (not a copy) of the next n bytes. */
+  bytesView(n: number, field: string): Uint8Array {
+    this.#need(n, field);
+    const v = this.bytes.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return v;
+  }
+}
+
+/** Appends big-endian fields to a growing buffer. */
+export class ByteWriter {
+  #buf: Uint8Array;
+  #view: DataView;
+  length = 0;
+  constructor(initial = 512) {
+    this.#buf = new Uint8Array(initial);
+    this.#view = new DataView(this.#buf.buffer);
+  }
+  #grow(n: number): void {
+    if (this.length + n <= this.#buf.length) return;
+    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.length + n));
+    next.set(this.#buf.subarray(0, this.length));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+  u8(v: number): this {
+    this.#grow(1);
+    this.#view.setUint8(this.length++, v);
+    return this;
+  }
+  u16(v: number): this {
+    this.#grow(2);
+    this.#view.setUint16(this.length, v);
+    this.length += 2;
+    return this;
+  }
+  u32(v: number): this {
+    this.#grow(4);
+    this.#view.setUint32(this.length, v >>> 0);
+    this.length += 4;
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.#grow(b.length);
+    this.#buf.set(b, this.length);
+    this.length += b.length;
+    return this;
+  }
+  /** Zero bytes. */
+  zeros(n: number): this {
+    this.#grow(n);
+    this.#buf.fill(0, this.length, this.length + n);
+    this.length += n;
+    return this;
+  }
+  /** The written bytes (a copy). */
+  finish(): Uint8Array {
+    return this.#buf.slice(0, this.length);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * @module
+ * Test-only network labs: network namespaces joined by a bridge ("switch"),
+ * built by the test and torn down by it, also on failure. Nothing here ever
+ * touches the host's own interfaces. Processes started through a lab are
+ * killed by PID, and `cleanup` also kills whatever is left in its namespaces.
+ */
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface HostSpec {
+  /** Short name, e.g. "srv" or "cli". The namespace is `<lab>-<name>`. */
+  readonly name: string;
+  /** Address with prefix for eth0, e.g. "10.77.0.1/24"; omit for a DHCP client. */
+  readonly address?: string;
+  /** Extra `tc qdisc` args for eth0 (e.g. ["netem", "loss", "5%"]). */
+  readonly netem?: readonly string[];
+}
+
+export interface Lab {
+  readonly id: string;
+  /** Namespace name of a host. */
+  ns(host: string): string;
+  /** Runs a command in a host namespace and waits for it. */
+  exec(host: string, cmd: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<ExecResult>;
+  /** Starts a long-running command in a host namespace; killed on cleanup. */
+  spawn(host: string, cmd: readonly string[], opts?: { stdout?: "piped" | "null" | "inherit"; stderr?: "piped" | "null" | "inherit"; env?: Record<string, string> }): Deno.ChildProcess;
+  /** Kills processes started by `spawn` and everything in the namespaces, deletes the namespaces. */
+  cleanup(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** True when running as root (network labs need it). */
+export function isRoot(): boolean {
+  return Deno.uid() === 0;
+}
+
+/** True when `cmd` is on PATH. */
+export function hasCommand(cmd: string): boolean {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${cmd}`).isFile) return true;
+    } catch { /* keep looking */ }
+  }
+  return false;
+}
+
+/** Why a lab test must be skipped, or null when it can run. */
+export function labSkipReason(commands: readonly string[] = []): string | null {
+  if (Deno.build.os !== "linux") return "network labs need Linux";
+  if (!isRoot()) return "network labs need root (ip netns)";
+  for (const c of ["ip", ...commands]) if (!hasCommand(c)) return `missing command: ${c}`;
+  return null;
+}
+
+export async function run(cmd: readonly string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+  const child = new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1) as string[],
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, opts.timeoutMs ?? 120_000);
+  try {
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function must(cmd: readonly string[]): Promise<void> {
+  const r = await run(cmd);
+  if (r.code !== 0) throw new Error(`${cmd.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
+}
+
+let counter = 0;
+
+/**
+ * Builds a lab: a switch namespace with bridge br0 and one namespace per host,
+ * each with eth0 (a veth whose peer is enslaved to br0). Lab ids are unique per
+ * process, so parallel tests do not collide.
+ */
+export async function createLab(prefix: string, hosts: readonly HostSpec[]): Promise<Lab> {
+  const id = `${prefix}${Deno.pid % 100000}x${counter++}`;
+  const sw = `${id}-sw`;
+  const created: string[] = [];
+  const children: Deno.ChildProcess[] = [];
+  const ns = (h: string) => `${id}-${h}`;
+  const lab: Lab = {
+    id,
+    ns,
+    exec: (host, cmd, opts) => run(["ip", "netns", "exec", ns(host), ...cmd], opts),
+    spawn(host, cmd, opts = {}) {
+      const child = new Deno.Command("ip", {
+        args: ["netns", "exec", ns(host), ...cmd],
+        stdin: "null",
+        stdout: opts.stdout ?? "null",
+        stderr: opts.stderr ?? "null",
+        ...(opts.env ? { env: opts.env } : {}),
+      }).spawn();
+      children.push(child);
+      return child;
+    },
+    async cleanup() {
+      for (const c of children) {
+        try {
+          c.kill("SIGKILL");
+        } catch { /* exited */ }
+        try {
+          await c.status;
+        } catch { /* ignore */ }
+      }
+      for (const n of created) {
+        const pids = await run(["ip", "netns", "pids", n]);
+        for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+          try {
+            Deno.kill(Number(pid), "SIGKILL");
+          } catch { /* gone */ }
+        }
+        await run(["ip", "netns", "del", n]);
+      }
+      created.length = 0;
+    },
+    async [Symbol.asyncDispose]() {
+      await lab.cleanup();
+    },
+  };
+  try {
+    await must(["ip", "netns", "add", sw]);
+    created.push(sw);
+    await must(["ip", "-n", sw, "link", "add", "br0", "type", "bridge", "forward_delay", "0"]);
+    await must(["ip", "-n", sw, "link", "set", "br0", "up"]);
+    await must(["ip", "-n", sw, "link", "set", "lo", "up"]);
+    let i = 0;
+    for (const h of hosts) {
+      const n = ns(h.name);
+      await must(["ip", "netns", "add", n]);
+      created.push(n);
+      const peer = `p${i++}`;
+      await must(["ip", "link", "add", "eth0", "netns", n, "type", "veth", "peer", "name", peer, "netns", sw]);
+      await must(["ip", "-n", sw, "link", "set", peer, "master", "br0", "up"]);
+      await must(["ip", "-n", n, "link", "set", "lo", "up"]);
+      await must(["ip", "-n", n, "link", "set", "eth0", "up"]);
+      if (h.address) await must(["ip", "-n", n, "addr", "add", h.address, "dev", "eth0"]);
+      if (h.netem) await must(["ip", "netns", "exec", n, "tc", "qdisc", "add", "dev", "eth0", "root", ...h.netem]);
+    }
+  } catch (e) {
+    await lab.cleanup();
+    throw e;
+  }
+  return lab;
+}
