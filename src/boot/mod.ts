@@ -1,0 +1,5 @@
+/**
+ * @module
+ * Boot decisions and boot scripts: node ids, per-arch boot files, iPXE scripts. Pure.
+ */
+export * from "./node_id.ts";
