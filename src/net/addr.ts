@@ -34,7 +34,8 @@ export function isIpv4(text: string): boolean {
 
 /** Reads 4 bytes as an IPv4 number. */
 export function ipv4FromBytes(b: Uint8Array, offset = 0): number {
-  return ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>> 0;
+  return ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>>
+    0;
 }
 
 /** Writes an IPv4 number as 4 bytes. */
@@ -86,7 +87,9 @@ export function parseCidr(text: string): Cidr {
   const addr = parseIpv4(m[1]!);
   const network = (addr & prefixMask(prefix)) >>> 0;
   if (network !== addr) {
-    throw new RangeError(`Cannot parse CIDR "${text}": host bits set (network is ${formatIpv4(network)}/${prefix})`);
+    throw new RangeError(
+      `Cannot parse CIDR "${text}": host bits set (network is ${formatIpv4(network)}/${prefix})`,
+    );
   }
   return { network, prefix };
 }

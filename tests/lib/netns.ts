@@ -26,9 +26,21 @@ export interface Lab {
   /** Namespace name of a host. */
   ns(host: string): string;
   /** Runs a command in a host namespace and waits for it. */
-  exec(host: string, cmd: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<ExecResult>;
+  exec(
+    host: string,
+    cmd: readonly string[],
+    opts?: { stdin?: string; timeoutMs?: number },
+  ): Promise<ExecResult>;
   /** Starts a long-running command in a host namespace; killed on cleanup. */
-  spawn(host: string, cmd: readonly string[], opts?: { stdout?: "piped" | "null" | "inherit"; stderr?: "piped" | "null" | "inherit"; env?: Record<string, string> }): Deno.ChildProcess;
+  spawn(
+    host: string,
+    cmd: readonly string[],
+    opts?: {
+      stdout?: "piped" | "null" | "inherit";
+      stderr?: "piped" | "null" | "inherit";
+      env?: Record<string, string>;
+    },
+  ): Deno.ChildProcess;
   /** Kills processes started by `spawn` and everything in the namespaces, deletes the namespaces. */
   cleanup(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -57,7 +69,10 @@ export function labSkipReason(commands: readonly string[] = []): string | null {
   return null;
 }
 
-export async function run(cmd: readonly string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+export async function run(
+  cmd: readonly string[],
+  opts: { stdin?: string; timeoutMs?: number } = {},
+): Promise<ExecResult> {
   const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1) as string[],
     stdin: opts.stdin === undefined ? "null" : "piped",
@@ -152,12 +167,40 @@ export async function createLab(prefix: string, hosts: readonly HostSpec[]): Pro
       await must(["ip", "netns", "add", n]);
       created.push(n);
       const peer = `p${i++}`;
-      await must(["ip", "link", "add", "eth0", "netns", n, "type", "veth", "peer", "name", peer, "netns", sw]);
+      await must([
+        "ip",
+        "link",
+        "add",
+        "eth0",
+        "netns",
+        n,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        peer,
+        "netns",
+        sw,
+      ]);
       await must(["ip", "-n", sw, "link", "set", peer, "master", "br0", "up"]);
       await must(["ip", "-n", n, "link", "set", "lo", "up"]);
       await must(["ip", "-n", n, "link", "set", "eth0", "up"]);
       if (h.address) await must(["ip", "-n", n, "addr", "add", h.address, "dev", "eth0"]);
-      if (h.netem) await must(["ip", "netns", "exec", n, "tc", "qdisc", "add", "dev", "eth0", "root", ...h.netem]);
+      if (h.netem) {
+        await must([
+          "ip",
+          "netns",
+          "exec",
+          n,
+          "tc",
+          "qdisc",
+          "add",
+          "dev",
+          "eth0",
+          "root",
+          ...h.netem,
+        ]);
+      }
     }
   } catch (e) {
     await lab.cleanup();

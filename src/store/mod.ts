@@ -1,0 +1,10 @@
+/**
+ * @module
+ * The state database (SQLite through node:sqlite, WAL): schema and migrations,
+ * the one-daemon-per-state-directory lock, and the node registry.
+ */
+export { openStore, type Store } from "./db.ts";
+export { MIGRATIONS } from "./schema.ts";
+export { acquireStateLock, lockHolder, type StateLock } from "./lock.ts";
+export { isStage, nextStage, Stage, stageRank, STAGES } from "./stages.ts";
+export { type NodeDetail, type NodeEvent, NodeStore, type NodeSummary } from "./node_store.ts";
