@@ -1,0 +1,100 @@
+/**
+ * @module
+ * The libc symbols mesh needs for raw frames and device-bound UDP sockets.
+ * Private to src/net: nothing outside this folder calls libc.
+ *
+ * Calls that can block (`poll`) are `nonblocking: true`, so they run on a
+ * worker thread and the event loop (HTTP, TFTP) keeps running. All socket
+ * I/O itself uses MSG_DONTWAIT and is synchronous: it never waits.
+ */
+
+const SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  recvfrom: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
+    result: "isize",
+  },
+  close: { parameters: ["i32"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  /** Same as poll, for a zero timeout check without a thread hop. */
+  poll_now: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** The libc symbol table, opened on first use (so importing never needs --allow-ffi). */
+export function libc(): Libc {
+  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+/** Linux constants (x86-64 / aarch64 values, which agree for these). */
+export const C = {
+  AF_INET: 2,
+  AF_PACKET: 17,
+  SOCK_DGRAM: 2,
+  SOCK_RAW: 3,
+  SOCK_NONBLOCK: 0o4000,
+  SOCK_CLOEXEC: 0o2000000,
+  SOL_SOCKET: 1,
+  SO_REUSEADDR: 2,
+  SO_BROADCAST: 6,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  SO_BINDTODEVICE: 25,
+  SO_ATTACH_FILTER: 26,
+  SOL_PACKET: 263,
+  PACKET_IGNORE_OUTGOING: 23,
+  ETH_P_ALL: 0x0003,
+  ETH_P_IP: 0x0800,
+  ETH_P_ARP: 0x0806,
+  MSG_DONTWAIT: 0x40,
+  POLLIN: 0x1,
+  EINTR: 4,
+  EAGAIN: 11,
+  ENOBUFS: 105,
+} as const;
+
+/** The calling thread's errno (valid right after a synchronous call that failed). */
+export function errno(): number {
+  const p = libc().__errno_location();
+  if (p === null) return 0;
+  return new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** An Error for a failed libc call, carrying errno. */
+export class LibcError extends Error {
+  override name = "LibcError";
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call} failed: errno ${errno}`);
+  }
+}
+
+/** Throws LibcError when `rc` is negative. Returns rc as a number. */
+export function check(call: string, rc: number | bigint): number {
+  const n = Number(rc);
+  if (n < 0) throw new LibcError(call, errno());
+  return n;
+}
+
+/** NUL-terminated C string. */
+export function cstr(text: string): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(text.length + 1);
+  b.set(new TextEncoder().encode(text));
+  return b;
+}
+
+/** Host to network byte order for 16 bits. */
+export function htons(v: number): number {
+  return ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
+}

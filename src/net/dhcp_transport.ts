@@ -1,0 +1,179 @@
+/**
+ * @module
+ * Per-interface DHCP server transport. Requests are read from a raw socket
+ * (so the ingress interface and the client's MAC are known, and clients
+ * without an address are seen); replies go out either as hand-built frames
+ * (to a client that has no address yet: L2 unicast to chaddr or broadcast) or
+ * through a device-bound kernel UDP socket (to a relay or a client that
+ * already has an address: the kernel routes and resolves the next hop).
+ */
+import { BROADCAST_MAC, decodeUdpFrame, encodeUdpFrame } from "./ethernet.ts";
+import { bpfUdpDstPort } from "./bpf.ts";
+import { RawSocket } from "./raw_socket.ts";
+import { UdpSocket } from "./udp_socket.ts";
+import { macToBytes } from "./addr.ts";
+import { interfaceMac } from "./interfaces.ts";
+
+/** Where a reply goes (RFC 2131 §4.1 decides which; see the DHCP responder). */
+export type SendTarget =
+  /** Through the kernel: a relay (giaddr) or a client with a configured ciaddr. */
+  | { readonly kind: "unicast"; readonly ip: number; readonly port: number }
+  /** Frame to chaddr with IP destination yiaddr: the client has no address yet. */
+  | { readonly kind: "link"; readonly mac: Uint8Array; readonly ip: number; readonly port: number }
+  /** ff:ff:ff:ff:ff:ff / 255.255.255.255. */
+  | { readonly kind: "broadcast"; readonly port: number };
+
+/** A request as it arrived. `data` is the UDP payload. */
+export interface DhcpDatagram {
+  readonly data: Uint8Array;
+  readonly ifname: string;
+  readonly ifindex: number;
+  readonly srcMac: Uint8Array;
+  readonly srcIp: number;
+  readonly srcPort: number;
+  readonly dstIp: number;
+}
+
+export interface DhcpTransportOptions {
+  readonly ifname: string;
+  /** Our address on this interface (u32): the IP source of frames we build. */
+  readonly serverIp: number;
+  /** Port we listen on (67; 4011 for proxyDHCP boot requests). */
+  readonly port?: number;
+  /** Kernel receive buffer for the raw socket; large by default to absorb bursts. */
+  readonly rcvbuf?: number;
+}
+
+/** Counters a server can expose. */
+export interface TransportStats {
+  framesIn: number;
+  /** Frames that were not well-formed IPv4/UDP. */
+  badFrames: number;
+  sent: number;
+  /** Sends the kernel refused (queue full, no route). */
+  sendFailures: number;
+}
+
+/** DHCP server side of one interface. */
+export class DhcpTransport {
+  readonly #raw: RawSocket;
+  readonly #udp: UdpSocket;
+  readonly #mac: Uint8Array;
+  readonly #serverIp: number;
+  readonly #port: number;
+  #ipId = 1;
+  readonly stats: TransportStats = { framesIn: 0, badFrames: 0, sent: 0, sendFailures: 0 };
+  readonly ifname: string;
+
+  private constructor(raw: RawSocket, udp: UdpSocket, mac: Uint8Array, opts: DhcpTransportOptions) {
+    this.#raw = raw;
+    this.#udp = udp;
+    this.#mac = mac;
+    this.#serverIp = opts.serverIp;
+    this.#port = opts.port ?? 67;
+    this.ifname = opts.ifname;
+  }
+
+  static open(opts: DhcpTransportOptions): DhcpTransport {
+    const port = opts.port ?? 67;
+    const mac = macToBytes(interfaceMac(opts.ifname));
+    const raw = RawSocket.open(opts.ifname, bpfUdpDstPort(port), {
+      rcvbuf: opts.rcvbuf ?? 4 << 20,
+    });
+    let udp: UdpSocket;
+    try {
+      // Small receive buffer: it is never read (the raw socket already has
+      // these datagrams); it exists for routing replies and to keep the kernel
+      // from sending ICMP port-unreachable.
+      udp = UdpSocket.open({ ifname: opts.ifname, port, broadcast: true, rcvbuf: 4096 });
+    } catch (e) {
+      raw.close();
+      throw e;
+    }
+    return new DhcpTransport(raw, udp, mac, opts);
+  }
+
+  get ifindex(): number {
+    return this.#raw.ifindex;
+  }
+
+  /** Our MAC on this interface. */
+  get mac(): Uint8Array {
+    return this.#mac;
+  }
+
+  /**
+   * Waits up to `timeoutMs` for requests, then returns everything queued (at
+   * most `max`). Empty on timeout or after close. Frames that are not valid
+   * IPv4/UDP are counted in `stats.badFrames` and skipped.
+   */
+  async receive(timeoutMs = 500, max = 256): Promise<DhcpDatagram[]> {
+    const out: DhcpDatagram[] = [];
+    let frame = this.#raw.tryRecv();
+    if (!frame) {
+      if (!(await this.#raw.wait(timeoutMs))) return out;
+      frame = this.#raw.tryRecv();
+    }
+    // Drain the ring synchronously: one thread hop per burst, not per packet.
+    while (frame) {
+      this.stats.framesIn++;
+      let udp;
+      try {
+        udp = decodeUdpFrame(frame);
+      } catch {
+        udp = null;
+      }
+      if (udp && udp.dstPort === this.#port) {
+        out.push({
+          data: udp.payload,
+          ifname: this.ifname,
+          ifindex: this.#raw.ifindex,
+          srcMac: udp.srcMac,
+          srcIp: udp.srcIp,
+          srcPort: udp.srcPort,
+          dstIp: udp.dstIp,
+        });
+      } else {
+        this.stats.badFrames++;
+      }
+      if (out.length >= max) break;
+      frame = this.#raw.tryRecv();
+    }
+    return out;
+  }
+
+  /** Sends one reply. False when the kernel refused it (counted in stats). */
+  send(payload: Uint8Array, target: SendTarget): boolean {
+    let ok: boolean;
+    try {
+      if (target.kind === "unicast") {
+        ok = this.#udp.sendTo(payload as Uint8Array<ArrayBuffer>, target.ip, target.port);
+      } else {
+        const frame = encodeUdpFrame({
+          srcMac: this.#mac,
+          dstMac: target.kind === "link" ? target.mac : BROADCAST_MAC,
+          srcIp: this.#serverIp,
+          dstIp: target.kind === "link" ? target.ip : 0xffffffff,
+          srcPort: this.#port,
+          dstPort: target.port,
+          payload,
+        }, this.#ipId = (this.#ipId + 1) & 0xffff) as Uint8Array<ArrayBuffer>;
+        ok = this.#raw.send(frame);
+      }
+    } catch {
+      ok = false;
+    }
+    if (ok) this.stats.sent++;
+    else this.stats.sendFailures++;
+    return ok;
+  }
+
+  close(): void {
+    this.#raw.close();
+    this.#udp.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * @module
+ * Networking: addresses and byte codecs (pure), frame codecs (pure), and the
+ * only code in mesh that touches sockets or FFI.
+ */
+export * from "./addr.ts";
+export * from "./bytes.ts";
+export { finishChecksum, internetChecksum, onesSum } from "./checksum.ts";
+export {
+  BROADCAST_MAC,
+  decodeUdpFrame,
+  encodeUdpFrame,
+  ETH_HEADER,
+  ETHERTYPE,
+  IP_PROTOCOL_UDP,
+  IPV4_HEADER,
+  UDP_FRAME_OVERHEAD,
+  UDP_HEADER,
+  type UdpFrame,
+} from "./ethernet.ts";
+export { bpfArp, bpfDropAll, type BpfInstruction, bpfUdpDstPort, encodeBpf } from "./bpf.ts";
+export { RawSocket, type RawSocketOptions } from "./raw_socket.ts";
+export { type UdpDatagram, UdpSocket, type UdpSocketOptions } from "./udp_socket.ts";
+export {
+  getInterface,
+  type InterfaceAddress,
+  interfaceMac,
+  listInterfaces,
+  type NetInterface,
+  parseIpJson,
+} from "./interfaces.ts";
+export {
+  type DhcpDatagram,
+  DhcpTransport,
+  type DhcpTransportOptions,
+  type SendTarget,
+  type TransportStats,
+} from "./dhcp_transport.ts";
+export { LibcError } from "./_libc.ts";

@@ -1,0 +1,183 @@
+/**
+ * @module
+ * AF_PACKET raw sockets bound to one interface, with a BPF filter attached.
+ * Frames are whole Ethernet frames. Sending and draining are synchronous
+ * (MSG_DONTWAIT, never blocking); waiting for readability is a poll on a worker
+ * thread, so the event loop never stalls.
+ */
+import { C, check, cstr, errno, htons, libc, LibcError } from "./_libc.ts";
+import { bpfDropAll, type BpfInstruction, encodeBpf } from "./bpf.ts";
+
+/** Largest frame we read (jumbo frames are not expected on PXE segments). */
+const FRAME_MAX = 9216;
+/** A poll never waits longer than this, so close() is noticed promptly. */
+const POLL_SLICE_MS = 100;
+
+export interface RawSocketOptions {
+  /** Kernel receive buffer in bytes (bigger absorbs bursts under load). */
+  readonly rcvbuf?: number;
+  /** Ethertype to bind to; ETH_P_ALL by default (the BPF filter narrows it). */
+  readonly protocol?: number;
+}
+
+function attachFilter(fd: number, prog: readonly BpfInstruction[]): void {
+  const code = encodeBpf(prog);
+  const fprog = new Uint8Array(16); // struct sock_fprog { u16 len; (pad); sock_filter *filter; }
+  const v = new DataView(fprog.buffer);
+  v.setUint16(0, prog.length, true);
+  v.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(code))), true);
+  check(
+    "setsockopt(SO_ATTACH_FILTER)",
+    libc().setsockopt(fd, C.SOL_SOCKET, C.SO_ATTACH_FILTER, fprog, 16),
+  );
+}
+
+function setInt(fd: number, level: number, name: number, value: number, what: string): void {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, value, true);
+  check(what, libc().setsockopt(fd, level, name, b, 4));
+}
+
+/** Waits until `fd` is readable or `timeoutMs` passes. Shared by the socket classes. */
+export async function pollReadable(
+  pollfd: Uint8Array<ArrayBuffer>,
+  timeoutMs: number,
+): Promise<boolean> {
+  const rc = await libc().poll(pollfd, 1n, timeoutMs);
+  return rc > 0;
+}
+
+/** Builds a `struct pollfd` for POLLIN on `fd`. */
+export function makePollfd(fd: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setInt32(0, fd, true);
+  v.setInt16(4, C.POLLIN, true);
+  return b;
+}
+
+/** A raw Ethernet socket on one interface. */
+export class RawSocket {
+  #fd: number;
+  #closed = false;
+  #polling = false;
+  readonly #pollfd: Uint8Array<ArrayBuffer>;
+  readonly #buf = new Uint8Array(FRAME_MAX);
+  readonly ifname: string;
+  readonly ifindex: number;
+
+  private constructor(fd: number, ifname: string, ifindex: number) {
+    this.#fd = fd;
+    this.ifname = ifname;
+    this.ifindex = ifindex;
+    this.#pollfd = makePollfd(fd);
+  }
+
+  /** Opens a raw socket on `ifname` that receives only frames `filter` accepts. */
+  static open(
+    ifname: string,
+    filter: readonly BpfInstruction[],
+    opts: RawSocketOptions = {},
+  ): RawSocket {
+    const l = libc();
+    const ifindex = l.if_nametoindex(cstr(ifname));
+    if (ifindex === 0) throw new LibcError(`if_nametoindex(${ifname})`, errno());
+    // Protocol 0 at creation receives nothing until bind, so the filter is in
+    // place before the first frame can be queued.
+    const fd = check(
+      "socket(AF_PACKET)",
+      l.socket(C.AF_PACKET, C.SOCK_RAW | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0),
+    );
+    try {
+      attachFilter(fd, bpfDropAll());
+      attachFilter(fd, filter);
+      // Our own transmissions would otherwise loop back into the receive path.
+      try {
+        setInt(fd, C.SOL_PACKET, C.PACKET_IGNORE_OUTGOING, 1, "setsockopt(PACKET_IGNORE_OUTGOING)");
+      } catch { /* kernel < 4.20: outgoing frames are filtered by the caller instead */ }
+      if (opts.rcvbuf) setInt(fd, C.SOL_SOCKET, C.SO_RCVBUF, opts.rcvbuf, "setsockopt(SO_RCVBUF)");
+      const sll = new Uint8Array(20); // struct sockaddr_ll
+      const v = new DataView(sll.buffer);
+      v.setUint16(0, C.AF_PACKET, true);
+      v.setUint16(2, htons(opts.protocol ?? C.ETH_P_ALL), true);
+      v.setInt32(4, ifindex, true);
+      check("bind(AF_PACKET)", l.bind(fd, sll, 20));
+    } catch (e) {
+      l.close(fd);
+      throw e;
+    }
+    return new RawSocket(fd, ifname, ifindex);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends one frame. False when the kernel queue is full (the caller counts a drop). */
+  send(frame: Uint8Array<ArrayBuffer>): boolean {
+    if (this.#closed) return false;
+    const rc = Number(libc().send(this.#fd, frame, BigInt(frame.length), C.MSG_DONTWAIT));
+    if (rc >= 0) return true;
+    const e = errno();
+    if (e === C.EAGAIN || e === C.ENOBUFS || e === C.EINTR) return false;
+    throw new LibcError("send(AF_PACKET)", e);
+  }
+
+  /** The next queued frame (a copy), or null when none is waiting. Never blocks. */
+  tryRecv(): Uint8Array | null {
+    if (this.#closed) return null;
+    const n = Number(libc().recv(this.#fd, this.#buf, BigInt(FRAME_MAX), C.MSG_DONTWAIT));
+    if (n >= 0) return this.#buf.slice(0, n);
+    const e = errno();
+    if (e === C.EAGAIN || e === C.EINTR) return null;
+    throw new LibcError("recv(AF_PACKET)", e);
+  }
+
+  /** Waits (off the main thread) until a frame is queued; false on timeout or close. */
+  async wait(timeoutMs: number): Promise<boolean> {
+    let left = timeoutMs;
+    while (!this.#closed) {
+      const slice = Math.min(left, POLL_SLICE_MS);
+      this.#polling = true;
+      let ready: boolean;
+      try {
+        ready = await pollReadable(this.#pollfd, slice);
+      } finally {
+        this.#polling = false;
+        if (this.#closed) this.#release();
+      }
+      if (ready) return !this.#closed;
+      left -= slice;
+      if (left <= 0) return false;
+    }
+    return false;
+  }
+
+  /** Waits for and returns the next frame, or null once closed or `signal` aborts. */
+  async recv(signal?: AbortSignal): Promise<Uint8Array | null> {
+    while (!this.#closed && !signal?.aborted) {
+      const f = this.tryRecv();
+      if (f) return f;
+      await this.wait(POLL_SLICE_MS);
+    }
+    return null;
+  }
+
+  #release(): void {
+    if (this.#fd >= 0) {
+      libc().close(this.#fd);
+      this.#fd = -1;
+    }
+  }
+
+  /** Closes the socket (deferred until an in-flight poll returns, so the fd is never reused under it). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#polling) this.#release();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
