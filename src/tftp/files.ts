@@ -1,0 +1,190 @@
+/**
+ * @module
+ * Where TFTP bytes come from. `dirSource(root)` serves regular files under a
+ * root through the shared traversal guard (src/files): `..`, absolute paths,
+ * symlinks leaving the root and device files are refused. Small hot files
+ * (the iPXE binaries) are kept in memory, keyed by path, mtime and size; big
+ * ones are streamed with positioned reads and never read whole.
+ */
+import { type Refusal, resolveConfined } from "../files/mod.ts";
+import { NetasciiReader, netasciiSize } from "./netascii.ts";
+
+export type TransferMode = "octet" | "netascii";
+
+/** An open file ready to be sent. */
+export interface TftpFile {
+  /** Path relative to the root. */
+  readonly rel: string;
+  /** Bytes that will be sent (netascii: after conversion). */
+  readonly size: number;
+  /** Whether the bytes come from the memory cache. */
+  readonly cached: boolean;
+  /**
+   * Reads up to `length` bytes at `offset`; shorter only at the end. The view
+   * is valid until the next call.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): void;
+}
+
+export interface FileSource {
+  open(requested: string, mode: TransferMode): Promise<TftpFile | Refusal>;
+}
+
+export interface DirSourceOptions {
+  /** Files up to this size are served from memory. Default 4 MiB; 0 disables. */
+  readonly memoryCacheMaxBytes?: number;
+  /** Total bytes kept in memory (least recently used evicted). Default 64 MiB. */
+  readonly memoryCacheTotalBytes?: number;
+}
+
+interface CacheEntry {
+  readonly key: string;
+  readonly data: Uint8Array;
+}
+
+function memoryFile(rel: string, data: Uint8Array, mode: TransferMode, cached: boolean): TftpFile {
+  if (mode === "netascii") {
+    const size = netasciiSize(data);
+    const reader = new NetasciiReader(
+      (o, n) => Promise.resolve(data.subarray(o, o + n)),
+      data.length,
+    );
+    return { rel, size, cached, read: (o, n) => reader.at(o, n), close() {} };
+  }
+  return {
+    rel,
+    size: data.length,
+    cached,
+    read: (o, n) => Promise.resolve(data.subarray(o, o + n)),
+    close() {},
+  };
+}
+
+/** Positioned reads over an open file with one reusable buffer. */
+function diskReader(file: Deno.FsFile): (offset: number, length: number) => Promise<Uint8Array> {
+  let buf = new Uint8Array(64 * 1024);
+  let pos = 0;
+  return async (offset, length) => {
+    if (buf.length < length) buf = new Uint8Array(length);
+    if (pos !== offset) {
+      await file.seek(offset, Deno.SeekMode.Start);
+      pos = offset;
+    }
+    let got = 0;
+    while (got < length) {
+      const n = await file.read(buf.subarray(got, length));
+      if (n === null || n === 0) break;
+      got += n;
+    }
+    pos += got;
+    return buf.subarray(0, got);
+  };
+}
+
+async function netasciiDiskSize(read: (o: number, n: number) => Promise<Uint8Array>, size: number) {
+  let total = 0;
+  for (let at = 0; at < size;) {
+    const chunk = await read(at, Math.min(256 * 1024, size - at));
+    if (chunk.length === 0) break;
+    total += netasciiSize(chunk);
+    at += chunk.length;
+  }
+  return total;
+}
+
+/** A file source over a directory. `root` must be a real path (see `realRoot`). */
+export function dirSource(root: string, opts: DirSourceOptions = {}): FileSource {
+  const maxCached = opts.memoryCacheMaxBytes ?? 4 * 1024 * 1024;
+  const totalCached = opts.memoryCacheTotalBytes ?? 64 * 1024 * 1024;
+  // Map iteration order doubles as LRU order (re-inserted on every hit).
+  const cache = new Map<string, CacheEntry>();
+  const loading = new Map<string, Promise<Uint8Array>>();
+  let cachedBytes = 0;
+
+  function remember(path: string, entry: CacheEntry): void {
+    const old = cache.get(path);
+    if (old) cachedBytes -= old.data.length;
+    cache.set(path, entry);
+    cachedBytes += entry.data.length;
+    for (const [p, e] of cache) {
+      if (cachedBytes <= totalCached) break;
+      cache.delete(p);
+      cachedBytes -= e.data.length;
+    }
+  }
+
+  async function fromMemory(path: string, key: string): Promise<Uint8Array> {
+    const hit = cache.get(path);
+    if (hit && hit.key === key) {
+      cache.delete(path);
+      cache.set(path, hit);
+      return hit.data;
+    }
+    // A boot storm asks for the same file hundreds of times at once: read it once.
+    const pending = loading.get(key);
+    if (pending) return await pending;
+    const p = Deno.readFile(path);
+    loading.set(key, p);
+    try {
+      const data = await p;
+      remember(path, { key, data });
+      return data;
+    } finally {
+      loading.delete(key);
+    }
+  }
+
+  return {
+    async open(requested, mode) {
+      const found = await resolveConfined(root, requested);
+      if (!found.ok) return found;
+      const key = `${found.path}\0${found.mtime?.getTime() ?? 0}\0${found.size}`;
+      if (found.size <= maxCached && found.size <= totalCached) {
+        try {
+          const data = await fromMemory(found.path, key);
+          return memoryFile(found.rel, data, mode, true);
+        } catch {
+          return { ok: false, reason: "not-found", detail: found.rel };
+        }
+      }
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(found.path, { read: true });
+      } catch {
+        return { ok: false, reason: "not-found", detail: found.rel };
+      }
+      // Re-check on the open descriptor: the path may have been swapped since.
+      const info = await file.stat();
+      if (!info.isFile) {
+        file.close();
+        return { ok: false, reason: "not-file", detail: "not a regular file" };
+      }
+      const read = diskReader(file);
+      const close = () => {
+        try {
+          file.close();
+        } catch { /* already closed */ }
+      };
+      if (mode === "netascii") {
+        const size = await netasciiDiskSize(read, info.size);
+        const reader = new NetasciiReader(read, info.size);
+        return { rel: found.rel, size, cached: false, read: (o, n) => reader.at(o, n), close };
+      }
+      return { rel: found.rel, size: info.size, cached: false, read, close };
+    },
+  };
+}
+
+/** A file source over in-memory files (tests, embedded assets). */
+export function bytesSource(files: ReadonlyMap<string, Uint8Array>): FileSource {
+  return {
+    open(requested, mode) {
+      const data = files.get(requested);
+      if (!data) {
+        return Promise.resolve({ ok: false, reason: "not-found", detail: requested } as Refusal);
+      }
+      return Promise.resolve(memoryFile(requested, data, mode, true));
+    },
+  };
+}

@@ -1,0 +1,331 @@
+/**
+ * @module
+ * The TFTP server: a listener (port 69 by default) that decodes requests and
+ * starts one transfer per RRQ on its own ephemeral socket. Read-only. The
+ * loop never dies from input: a bad packet is counted and logged at debug.
+ */
+import { getLogger } from "@logtape/logtape";
+import { realRoot } from "../files/mod.ts";
+import { dirSource, type FileSource, type TftpFile, type TransferMode } from "./files.ts";
+import { negotiate } from "./negotiate.ts";
+import { decodePacket, encodeError, ErrorCode, Opcode, type Packet } from "./packet.ts";
+import { runTransfer } from "./transfer.ts";
+
+const log = getLogger(["mesh", "tftp"]);
+
+/** What the daemon records as a node event for each request. */
+export interface TransferStats {
+  readonly ip: string;
+  readonly port: number;
+  readonly file: string;
+  readonly mode: string;
+  /** Bytes acknowledged by the client. */
+  readonly bytes: number;
+  /** Size of the file as sent (0 when refused). */
+  readonly size: number;
+  readonly durationMs: number;
+  readonly retransmits: number;
+  readonly blksize: number;
+  readonly windowsize: number;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+export interface TftpCounters {
+  /** Read requests received (including refused ones). */
+  readonly requests: number;
+  readonly completed: number;
+  readonly failed: number;
+  /** Requests answered with an ERROR (write requests, missing files, limits). */
+  readonly refused: number;
+  /** Datagrams that could not be decoded. */
+  readonly malformed: number;
+  readonly active: number;
+}
+
+export interface TftpServerOptions {
+  /** Address to bind; also the source address of transfer sockets. */
+  readonly hostname: string;
+  readonly port: number;
+  /** Directory served (ignored when `source` is given). */
+  readonly root?: string;
+  readonly source?: FileSource;
+  /** Concurrent transfers; default 1000. */
+  readonly maxTransfers?: number;
+  /** Concurrent transfers per client IP; default 32. */
+  readonly perClient?: number;
+  /** Base retransmission timeout; default 1000 ms (a client's `timeout` option wins). */
+  readonly timeoutMs?: number;
+  /** Cap of the exponential backoff; default 8000 ms. */
+  readonly maxTimeoutMs?: number;
+  /** Consecutive timeouts before a transfer is abandoned; default 5. */
+  readonly retries?: number;
+  /** Files up to this size are served from memory; default 4 MiB. */
+  readonly memoryCacheMaxBytes?: number;
+  /** Path MTU used to clamp blksize; default 1500 (blksize <= 1468). */
+  readonly mtu?: number;
+  /** Upper bound for windowsize; default 64. */
+  readonly maxWindowsize?: number;
+  readonly onTransfer?: (stats: TransferStats) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface TftpServer {
+  readonly addr: Deno.NetAddr;
+  stats(): TftpCounters;
+  /** Stops listening and aborts running transfers. */
+  close(): Promise<void>;
+  /** Settles when the listener loop has ended. */
+  readonly finished: Promise<void>;
+}
+
+interface Counters {
+  requests: number;
+  completed: number;
+  failed: number;
+  refused: number;
+  malformed: number;
+  active: number;
+}
+
+/** Starts a TFTP server; resolves once the listener is bound. */
+export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServer> {
+  let source = opts.source;
+  if (!source) {
+    if (opts.root === undefined) throw new TypeError("startTftpServer needs root or source");
+    const memoryCacheMaxBytes = opts.memoryCacheMaxBytes ?? 4 * 1024 * 1024;
+    source = dirSource(await realRoot(opts.root), { memoryCacheMaxBytes });
+  }
+  const files = source;
+  const maxTransfers = opts.maxTransfers ?? 1000;
+  const perClient = opts.perClient ?? 32;
+  const timeoutMs = opts.timeoutMs ?? 1000;
+  const maxTimeoutMs = opts.maxTimeoutMs ?? 8000;
+  const retries = opts.retries ?? 5;
+  const counters: Counters = {
+    requests: 0,
+    completed: 0,
+    failed: 0,
+    refused: 0,
+    malformed: 0,
+    active: 0,
+  };
+  const transfers = new Map<string, Deno.DatagramConn>();
+  const perIp = new Map<string, number>();
+  let closed = false;
+
+  const listener = Deno.listenDatagram({
+    transport: "udp",
+    hostname: opts.hostname,
+    port: opts.port,
+  });
+  const addr = listener.addr as Deno.NetAddr;
+
+  function report(stats: TransferStats): void {
+    try {
+      opts.onTransfer?.(stats);
+    } catch (e) {
+      log.error("transfer hook failed", { error: String(e) });
+    }
+  }
+
+  async function refuse(to: Deno.NetAddr, code: number, message: string): Promise<void> {
+    counters.refused++;
+    try {
+      await listener.send(encodeError(code, message), to);
+    } catch (e) {
+      log.debug("error reply not sent", { error: String(e), client: to.hostname });
+    }
+  }
+
+  function refusedStats(remote: Deno.NetAddr, file: string, mode: string, error: string) {
+    report({
+      ip: remote.hostname,
+      port: remote.port,
+      file,
+      mode,
+      bytes: 0,
+      size: 0,
+      durationMs: 0,
+      retransmits: 0,
+      blksize: 0,
+      windowsize: 0,
+      ok: false,
+      error,
+    });
+  }
+
+  async function handleRead(req: Packet & { op: 1 }, remote: Deno.NetAddr): Promise<void> {
+    counters.requests++;
+    const key = `${remote.hostname}:${remote.port}`;
+    // A retransmitted RRQ (our OACK or DATA 1 was lost) must not start a second transfer.
+    if (transfers.has(key)) return;
+    if (req.mode !== "octet" && req.mode !== "netascii") {
+      await refuse(remote, ErrorCode.ILLEGAL_OPERATION, `unsupported mode ${req.mode}`);
+      refusedStats(remote, req.file, req.mode, "unsupported mode");
+      return;
+    }
+    if (counters.active >= maxTransfers) {
+      await refuse(remote, ErrorCode.NOT_DEFINED, "server busy");
+      refusedStats(remote, req.file, req.mode, "server busy");
+      return;
+    }
+    const mine = perIp.get(remote.hostname) ?? 0;
+    if (mine >= perClient) {
+      await refuse(remote, ErrorCode.NOT_DEFINED, "too many transfers from this client");
+      refusedStats(remote, req.file, req.mode, "per-client limit");
+      return;
+    }
+    // Reserve the slot before any await so a storm cannot overshoot the limits.
+    counters.active++;
+    perIp.set(remote.hostname, mine + 1);
+    let conn: Deno.DatagramConn | null = null;
+    let file: TftpFile | null = null;
+    const started = performance.now();
+    try {
+      const opened = await files.open(req.file, req.mode as TransferMode);
+      if (!("size" in opened)) {
+        const missing = opened.reason === "not-found" || opened.reason === "not-file";
+        await refuse(
+          remote,
+          missing ? ErrorCode.FILE_NOT_FOUND : ErrorCode.ACCESS_VIOLATION,
+          missing ? "file not found" : "access violation",
+        );
+        log.info("request refused", {
+          client: remote.hostname,
+          file: req.file,
+          reason: opened.reason,
+          detail: opened.detail,
+        });
+        refusedStats(remote, req.file, req.mode, opened.reason);
+        return;
+      }
+      file = opened;
+      const neg = negotiate(req.options, file.size, {
+        mtu: opts.mtu ?? 1500,
+        maxWindowsize: opts.maxWindowsize ?? 64,
+      });
+      conn = Deno.listenDatagram({ transport: "udp", hostname: opts.hostname, port: 0 });
+      transfers.set(key, conn);
+      const base = neg.timeoutMs ?? timeoutMs;
+      const out = await runTransfer({
+        conn,
+        client: remote,
+        file,
+        oack: neg.oack,
+        now: () => performance.now(),
+        session: {
+          size: file.size,
+          blksize: neg.blksize,
+          windowsize: neg.windowsize,
+          oack: neg.oack !== null,
+          timeoutMs: base,
+          maxTimeoutMs: Math.max(base, maxTimeoutMs),
+          retries,
+        },
+      });
+      counters.malformed += out.malformed;
+      if (out.ok) counters.completed++;
+      else counters.failed++;
+      const stats: TransferStats = {
+        ip: remote.hostname,
+        port: remote.port,
+        file: file.rel,
+        mode: req.mode,
+        bytes: out.bytes,
+        size: file.size,
+        durationMs: performance.now() - started,
+        retransmits: out.retransmits,
+        blksize: neg.blksize,
+        windowsize: neg.windowsize,
+        ok: out.ok,
+        ...(out.error === undefined ? {} : { error: closed ? "server closed" : out.error }),
+      };
+      if (out.ok) {
+        log.debug("transfer done", { ...stats });
+      } else {
+        log.info("transfer failed", { ...stats });
+      }
+      report(stats);
+    } finally {
+      file?.close();
+      if (conn) {
+        transfers.delete(key);
+        try {
+          conn.close();
+        } catch { /* closed by close() */ }
+      }
+      counters.active--;
+      const left = (perIp.get(remote.hostname) ?? 1) - 1;
+      if (left <= 0) perIp.delete(remote.hostname);
+      else perIp.set(remote.hostname, left);
+    }
+  }
+
+  async function handle(bytes: Uint8Array, remote: Deno.NetAddr): Promise<void> {
+    let req: Packet;
+    try {
+      req = decodePacket(bytes);
+    } catch (e) {
+      counters.malformed++;
+      log.debug("malformed packet", { client: remote.hostname, error: String(e) });
+      return;
+    }
+    if (req.op === Opcode.WRQ) {
+      await refuse(remote, ErrorCode.ACCESS_VIOLATION, "read-only server");
+      return;
+    }
+    if (req.op !== Opcode.RRQ) {
+      // DATA/ACK/ERROR/OACK belong on a transfer socket; on 69 they are noise.
+      counters.malformed++;
+      log.debug("unexpected opcode on listener", { client: remote.hostname, op: req.op });
+      return;
+    }
+    await handleRead(req as Packet & { op: 1 }, remote);
+  }
+
+  async function loop(): Promise<void> {
+    const buf = new Uint8Array(65536);
+    while (!closed) {
+      let got: [Uint8Array, Deno.Addr];
+      try {
+        got = await listener.receive(buf);
+      } catch (e) {
+        if (closed) break;
+        log.error("receive failed", { error: String(e) });
+        await new Promise((r) => setTimeout(r, 10));
+        continue;
+      }
+      // Copy: the receive buffer is reused before the handler is done with it.
+      const bytes = got[0].slice();
+      handle(bytes, got[1] as Deno.NetAddr).catch((e) => {
+        log.error("request handler failed", { error: String(e) });
+      });
+    }
+  }
+
+  const finished = loop();
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    try {
+      listener.close();
+    } catch { /* already closed */ }
+    for (const c of transfers.values()) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+    await finished;
+  }
+  opts.signal?.addEventListener("abort", () => void close(), { once: true });
+
+  log.info("tftp listening", { hostname: addr.hostname, port: addr.port });
+  return {
+    addr,
+    stats: () => ({ ...counters }),
+    close,
+    finished,
+  };
+}
