@@ -1,0 +1,123 @@
+/**
+ * @module
+ * Address conflict probe (RFC 5227 style) used before offering an address
+ * that was never seen in use: an ARP who-has with sender IP 0.0.0.0 and a
+ * short wait for anyone claiming it. Results are cached per IP for a while,
+ * so a burst of DISCOVERs does not probe the same address again and again.
+ * I/O shell: the clock is injected, the decision code is in src/arp.
+ */
+import { arpProbe, decodeArpFrame, encodeArpFrame, provesInUse } from "../arp/mod.ts";
+import { bpfArp, interfaceMac, macToBytes, RawSocket } from "../net/mod.ts";
+
+export interface ConflictProbeOptions {
+  readonly ifname: string;
+  /** How long to wait for an answer (RFC 5227 uses 1-2 s; DHCP clients time out sooner). */
+  readonly timeoutMs?: number;
+  /** How long a result stays valid. */
+  readonly cacheMs?: number;
+  /** Milliseconds clock (injected for tests). */
+  readonly now?: () => number;
+}
+
+interface Pending {
+  readonly ip: number;
+  readonly resolve: (inUse: boolean) => void;
+  readonly timer: number;
+}
+
+/** Probes addresses on one interface. */
+export class ConflictProbe {
+  readonly #sock: RawSocket;
+  readonly #mac: Uint8Array;
+  readonly #timeoutMs: number;
+  readonly #cacheMs: number;
+  readonly #now: () => number;
+  readonly #cache = new Map<number, { inUse: boolean; at: number }>();
+  readonly #inflight = new Map<number, Promise<boolean>>();
+  readonly #pending = new Set<Pending>();
+  #reading = false;
+  /** Probes sent and conflicts found, for stats. */
+  probes = 0;
+  conflicts = 0;
+
+  constructor(opts: ConflictProbeOptions) {
+    this.#mac = macToBytes(interfaceMac(opts.ifname));
+    this.#sock = RawSocket.open(opts.ifname, bpfArp());
+    this.#timeoutMs = opts.timeoutMs ?? 300;
+    this.#cacheMs = opts.cacheMs ?? 60_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** A cached answer, if fresh. */
+  cached(ip: number): boolean | undefined {
+    const c = this.#cache.get(ip);
+    if (!c || this.#now() - c.at > this.#cacheMs) return undefined;
+    return c.inUse;
+  }
+
+  /** True when some host answers for `ip` within the timeout. */
+  inUse(ip: number): Promise<boolean> {
+    const c = this.cached(ip);
+    if (c !== undefined) return Promise.resolve(c);
+    const running = this.#inflight.get(ip);
+    if (running) return running;
+    const p = new Promise<boolean>((resolve) => {
+      const entry: Pending = {
+        ip,
+        resolve: (v) => {
+          clearTimeout(entry.timer);
+          this.#pending.delete(entry);
+          this.#inflight.delete(ip);
+          this.#cache.set(ip, { inUse: v, at: this.#now() });
+          if (v) this.conflicts++;
+          resolve(v);
+        },
+        timer: setTimeout(() => entry.resolve(false), this.#timeoutMs),
+      };
+      this.#pending.add(entry);
+    });
+    this.#inflight.set(ip, p);
+    this.probes++;
+    this.#sock.send(encodeArpFrame(arpProbe(this.#mac, ip)) as Uint8Array<ArrayBuffer>);
+    this.#readLoop();
+    return p;
+  }
+
+  /** Forgets a cached result (e.g. after a DECLINE proved the address taken). */
+  forget(ip: number): void {
+    this.#cache.delete(ip);
+  }
+
+  async #readLoop(): Promise<void> {
+    if (this.#reading) return;
+    this.#reading = true;
+    try {
+      while (this.#pending.size > 0 && !this.#sock.closed) {
+        const frame = this.#sock.tryRecv();
+        if (!frame) {
+          await this.#sock.wait(50);
+          continue;
+        }
+        let arp;
+        try {
+          arp = decodeArpFrame(frame);
+        } catch {
+          continue; // malformed ARP from a neighbour says nothing about our address
+        }
+        if (!arp) continue;
+        for (const p of [...this.#pending]) if (provesInUse(arp, p.ip, this.#mac)) p.resolve(true);
+      }
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  close(): void {
+    for (const p of [...this.#pending]) p.resolve(false);
+    this.#sock.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
