@@ -1,0 +1,172 @@
+/**
+ * @module
+ * The `mesh` command line: parses arguments with commander, runs one command,
+ * maps failures to exit codes (0 ok, 1 runtime failure, 2 usage or config
+ * error) and prints errors as one clear line (stack only with --debug).
+ */
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import denoJson from "../../deno.json" with { type: "json" };
+import { ConfigError, formatIssue, NotFoundError, StateLockedError } from "../errors.ts";
+import { setupLogging } from "../log.ts";
+import { bashCompletion, type CommandSpec, fishCompletion, zshCompletion } from "./completions.ts";
+import { configCheck, systemConfigure } from "./config_cmds.ts";
+import { type GlobalOptions, out } from "./context.ts";
+import { dhcpLeases, nodeInfo, nodeList } from "./node_cmds.ts";
+
+/** The version printed by `mesh --version`. */
+export const VERSION: string = denoJson.version;
+
+/** Thrown by commands for a wrong invocation that commander cannot see. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+type Runner = (globals: GlobalOptions) => Promise<number> | number;
+
+/** Builds the command tree. `run` receives each command's work. */
+export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
+  const program = new Command()
+    .name("mesh")
+    .description(
+      "Central node of a PXE-booted Alpine cluster: DHCP, TFTP, HTTP and per-node overlays.",
+    )
+    .version(VERSION, "-V, --version")
+    .option("--host0 <dir>", "the /host0 directory (env MESH_HOST0)")
+    .option(
+      "--state <dir>",
+      "state directory (default: mesh.yaml state_dir or <host0>/state; env MESH_STATE)",
+    )
+    .option("--json", "print data as JSON")
+    .option("--debug", "debug logs and stack traces")
+    .addOption(
+      new Option(
+        "--log-format <format>",
+        "log format (default: pretty on a TTY, JSON lines otherwise)",
+      ).choices(["pretty", "json"] as const),
+    )
+    .showHelpAfterError("(run with --help for usage)");
+  program.exitOverride();
+
+  const on = (cmd: Command, r: Runner) => run(r, cmd);
+
+  const config = program.command("config").description("validate /host0");
+  const check = config.command("check").description(
+    "validate mesh.yaml, machines, groups, manifests and packages; report every problem as file:line",
+  );
+  on(check as unknown as Command, (g) => configCheck(g));
+
+  const system = program.command("system").description("central node operations");
+  const configure = system.command("configure").description(
+    "compile /host0 into per-node APKOVLs (<state>/apkovl)",
+  );
+  on(configure as unknown as Command, (g) => systemConfigure(g));
+
+  const node = program.command("node").description("nodes seen by this central node");
+  const list = node.command("list").description("every node with its boot stage");
+  on(list as unknown as Command, (g) => nodeList(g));
+  const info = node.command("info").description(
+    "one node: identity, stage times of the current boot, recent events",
+  )
+    .requiredOption("-n, --node <id>", "node id (8 hex characters) or MAC");
+  on(info as unknown as Command, (g) => nodeInfo(g, (info.opts() as { node: string }).node));
+
+  const dhcp = program.command("dhcp").description("DHCP server state");
+  const leases = dhcp.command("leases").description("DHCP leases (bound ones unless --all)")
+    .option("--all", "include released, expired and declined addresses");
+  on(
+    leases as unknown as Command,
+    (g) => dhcpLeases(g, Boolean((leases.opts() as { all?: boolean }).all)),
+  );
+
+  const completions = program.command("completions").description("print a shell completion script")
+    .argument("<shell>", "bash, zsh or fish");
+  on(completions as unknown as Command, () => {
+    const shell = completions.args[0];
+    const spec = commandSpec(program);
+    if (shell === "bash") out(bashCompletion(spec));
+    else if (shell === "zsh") out(zshCompletion(spec));
+    else if (shell === "fish") out(fishCompletion(spec));
+    else throw new UsageError(`unknown shell "${shell}": expected bash, zsh or fish`);
+    return 0;
+  });
+
+  return program;
+}
+
+/** The command tree as completions need it. */
+function commandSpec(cmd: Command): CommandSpec {
+  return {
+    name: cmd.name(),
+    options: cmd.options.flatMap((o) => [o.long, o.short].filter((x): x is string => Boolean(x))),
+    commands: (cmd.commands as unknown as Command[]).map(commandSpec),
+  };
+}
+
+function errLine(text: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : text + "\n"));
+}
+
+/** Maps an error to its exit code and prints it. */
+export function reportError(e: unknown, globals: GlobalOptions): number {
+  if (e instanceof ConfigError) {
+    if (globals.json) {
+      out(
+        JSON.stringify(
+          { ok: false, issues: e.issues.map((i) => ({ ...i, text: formatIssue(i) })) },
+          null,
+          2,
+        ) + "\n",
+      );
+    }
+    for (const issue of e.issues) errLine(`mesh: ${formatIssue(issue)}`);
+    if (e.issues.length > 1) errLine(`mesh: ${e.issues.length} problems; nothing was changed`);
+    return 2;
+  }
+  if (e instanceof UsageError || e instanceof StateLockedError) {
+    errLine(`mesh: ${e.message}`);
+    return 2;
+  }
+  if (e instanceof NotFoundError) {
+    errLine(`mesh: ${e.message}`);
+    return 1;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  errLine(`mesh: ${err.message}`);
+  if (globals.debug && err.stack) errLine(err.stack);
+  return 1;
+}
+
+/** Runs the CLI with `args` (without the program name); returns the exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  let pending: { r: Runner; cmd: Command } | null = null;
+  const program = buildProgram((r, cmd) => {
+    cmd.action(() => {
+      pending = { r, cmd };
+    });
+  });
+  try {
+    await program.parseAsync(args as string[], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and --version end here with exitCode 0; usage errors with 1 → 2.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    throw e;
+  }
+  if (pending === null) {
+    program.outputHelp();
+    return 2;
+  }
+  const { r, cmd } = pending as { r: Runner; cmd: Command };
+  const globals = cmd.optsWithGlobals() as GlobalOptions;
+  setupLogging({
+    level: globals.debug ? "debug" : "info",
+    to: "stderr",
+    ...(globals.logFormat ? { format: globals.logFormat } : {}),
+  });
+  try {
+    return await r(globals);
+  } catch (e) {
+    return reportError(e, globals);
+  }
+}
