@@ -1,0 +1,29 @@
+/**
+ * @module
+ * The /host0 model: `loadHost0(dir)` reads and validates the whole tree and
+ * throws one ConfigError listing every problem (file:line); the pure parsers
+ * are exported for `mesh config check` and tests.
+ */
+export * from "./types.ts";
+export { loadHost0 } from "./load.ts";
+export { DEFAULTS, parseMeshYaml } from "./parse_mesh_yaml.ts";
+export { type LegacyConf, parseHost0Conf } from "./parse_host0_conf.ts";
+export {
+  contentLines,
+  isPackageSpec,
+  parseCmdlineFile,
+  type Parsed,
+  parseGroupsFile,
+  parsePackagesFile,
+  parseUuidFile,
+} from "./parse_lists.ts";
+export { formatIpv6, parseIpv6, parseNetworkConf } from "./parse_network.ts";
+export { mapSource, parseManifest, parseMode } from "./manifest.ts";
+export {
+  ALPINE_GROUP_NAMES,
+  ALPINE_GROUPS,
+  ALPINE_USER_NAMES,
+  ALPINE_USERS,
+} from "./alpine_ids.ts";
+export { closest, editDistance } from "./suggest.ts";
+export { joinPath, normaliseAbsolute } from "./paths.ts";

@@ -1,0 +1,202 @@
+/**
+ * @module
+ * The /host0 model: settings from mesh.yaml (with host0.conf legacy keys and
+ * defaults applied), machines, groups, VXLAN networks and package lists.
+ */
+import type { Cidr } from "../net/addr.ts";
+
+/** How a network interface is served. */
+export const InterfaceMode = {
+  /** Detect an existing DHCP server: proxy when one answers, server otherwise. */
+  Auto: "auto",
+  /** Authoritative DHCP server. */
+  Server: "server",
+  /** proxyDHCP only (another server hands out addresses). */
+  Proxy: "proxy",
+  /** Not served at all. */
+  Off: "off",
+} as const;
+export type InterfaceMode = typeof InterfaceMode[keyof typeof InterfaceMode];
+
+/** Who may download an overlay over HTTP. */
+export const OverlayAccess = {
+  /** Only a client whose IP holds a lease for that node. */
+  Lease: "lease",
+  /** Anyone who can reach the HTTP port. */
+  Any: "any",
+} as const;
+export type OverlayAccess = typeof OverlayAccess[keyof typeof OverlayAccess];
+
+/** An address with its prefix, e.g. 10.11.0.1/24 (host bits allowed). */
+export interface InterfaceAddress {
+  /** IPv4 as u32. */
+  readonly ip: number;
+  readonly prefix: number;
+}
+
+/** Per-interface settings (`interfaces.<name>` in mesh.yaml). IPs are u32. */
+export interface InterfaceSettings {
+  readonly name: string;
+  readonly mode: InterfaceMode;
+  readonly address?: InterfaceAddress;
+  readonly subnet?: Cidr;
+  readonly pool?: { readonly start: number; readonly end: number };
+  readonly router?: number;
+  readonly dns?: readonly number[];
+}
+
+/** A fixed address for a node, by MAC or by node id. */
+export interface Reservation {
+  readonly mac?: string;
+  readonly node?: string;
+  readonly ip: number;
+  readonly hostname?: string;
+}
+
+export interface DhcpSettings {
+  readonly leaseTime: number;
+  readonly domain?: string;
+  readonly dns: readonly number[];
+  readonly reservations: readonly Reservation[];
+}
+
+export interface TftpSettings {
+  readonly address: number;
+  readonly port: number;
+  readonly maxTransfers: number;
+  readonly perClient: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly root: string;
+}
+
+export interface HttpSettings {
+  readonly address: number;
+  readonly port: number;
+  /** Host or IP put into URLs; undefined means "the serving interface's address". */
+  readonly publicHost?: string;
+  readonly overlayAccess: OverlayAccess;
+}
+
+export interface BootSettings {
+  readonly ipxeDir: string;
+  readonly bios: string;
+  readonly efiX64: string;
+  readonly efiX64Snp: boolean;
+  readonly efiArm64: string | null;
+  readonly alpineBranch: string;
+  readonly kernel?: string;
+  readonly initramfs?: string;
+  readonly modloop?: string;
+  readonly cmdline?: string;
+}
+
+export interface MirrorSettings {
+  readonly dir: string;
+  readonly upstream?: string;
+}
+
+/** Settings of the central node, every default applied, paths absolute or as given. */
+export interface Settings {
+  readonly stateDir: string;
+  readonly subnetPool: readonly Cidr[];
+  readonly defaultSubnetSize: number;
+  readonly interfaces: Readonly<Record<string, InterfaceSettings>>;
+  readonly dhcp: DhcpSettings;
+  readonly tftp: TftpSettings;
+  readonly http: HttpSettings;
+  readonly boot: BootSettings;
+  readonly mirror: MirrorSettings;
+}
+
+/** Manifest actions. */
+export const ManifestAction = {
+  Overwrite: "O",
+  Append: "A",
+  Link: "L",
+  Directory: "D",
+} as const;
+export type ManifestAction = typeof ManifestAction[keyof typeof ManifestAction];
+
+/** Owner and permissions of a manifest target. */
+export interface FileMode {
+  readonly uid: number;
+  readonly gid: number;
+  /** Names for the tar header ("" when only a number was given and it has no known name). */
+  readonly user: string;
+  readonly group: string;
+  /** Permission bits, e.g. 0o644 (setuid/setgid/sticky allowed). */
+  readonly perms: number;
+}
+
+/** One parsed manifest line, kept per source file (not merged). */
+export interface ManifestLine {
+  /** Manifest file as the user would type it. */
+  readonly file: string;
+  readonly line: number;
+  readonly action: ManifestAction;
+  /** O, A, D. */
+  readonly mode?: FileMode;
+  /**
+   * O/A: the real path on this machine of the source file (the `/host0/` prefix
+   * mapped onto the actual host0 dir). L: the link target on the node, as written.
+   */
+  readonly src?: string;
+  /** SRC as written in the manifest (for messages). */
+  readonly srcText?: string;
+  /** Absolute, normalised path on the node. */
+  readonly tgt: string;
+}
+
+/** A package list entry with where it came from. */
+export interface PackageEntry {
+  readonly name: string;
+  readonly file: string;
+  readonly line: number;
+}
+
+/** `machines/<folder>/`. */
+export interface Machine {
+  readonly folder: string;
+  /** Directory as the user would type it (host0 dir joined). */
+  readonly dir: string;
+  /** 8 lower-case hex characters, or "default". */
+  readonly id: string;
+  readonly manifest: readonly ManifestLine[];
+  readonly groups: readonly string[];
+  readonly packages: readonly string[];
+  /** Extra kernel arguments for this machine. */
+  readonly cmdline?: string;
+  /** A SKIP marker is present: nothing is built and its files are not validated. */
+  readonly skip: boolean;
+}
+
+/** `groups/<name>/`. */
+export interface Group {
+  readonly name: string;
+  readonly dir: string;
+  readonly manifest: readonly ManifestLine[];
+  readonly packages: readonly string[];
+}
+
+/** `network/<file>.conf`: one VXLAN mesh. */
+export interface Network {
+  readonly file: string;
+  readonly name: string;
+  /** Canonical IPv6 /64, e.g. "fd42:1234:5678:9abc::/64". */
+  readonly prefix: string;
+  readonly vni?: number;
+}
+
+/** Everything in /host0, validated. */
+export interface Host0 {
+  /** The host0 dir as given to loadHost0. */
+  readonly root: string;
+  readonly settings: Settings;
+  /** Sorted by folder name. */
+  readonly machines: readonly Machine[];
+  readonly groups: ReadonlyMap<string, Group>;
+  readonly networks: readonly Network[];
+  /** Top-level package list (for the offline mirror). */
+  readonly packages: readonly string[];
+}
