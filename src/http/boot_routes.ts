@@ -1,0 +1,84 @@
+/**
+ * @module
+ * `GET /boot.ipxe?mac=…&uuid=…` and the path forms `/boot.ipxe/<mac>` and
+ * `/boot.ipxe/<mac>/<uuid>`: identify the node, remember who asked, render
+ * its script. Only in-memory lookups, so it answers in well under a
+ * millisecond whatever the number of nodes.
+ */
+import type { Context, Hono } from "hono";
+import { canonicalUuid, nodeIdFor, renderBootScript } from "../boot/mod.ts";
+import { parseMac } from "../net/addr.ts";
+import type { HttpEnv } from "./context.ts";
+import { clientIp } from "./context.ts";
+import { Stage } from "./deps.ts";
+import type { HttpState } from "./state.ts";
+
+function safeMac(text: string | undefined): string | null {
+  if (text === undefined || text === "") return null;
+  try {
+    return parseMac(text);
+  } catch {
+    return null;
+  }
+}
+
+function answer(
+  c: Context<HttpEnv>,
+  state: HttpState,
+  macText?: string,
+  uuidText?: string,
+): Response {
+  const { registry, catalog, config, leases } = state.deps;
+  const ip = clientIp(c);
+  // iPXE leaves unset settings empty; fall back to the lease of the asking address
+  const mac = safeMac(macText) ?? (ip === undefined ? null : safeMac(leases.macForIp(ip)));
+  const uuid = canonicalUuid(uuidText);
+  let nodeId: string | null = null;
+  if (uuid !== null || mac !== null) nodeId = nodeIdFor({ uuid, mac }).id;
+  const machine = nodeId === null
+    ? { folder: "default", id: "default" }
+    : catalog.machineFor(nodeId);
+  if (nodeId !== null) {
+    c.set("nodeId", nodeId);
+    if (ip !== undefined) state.scriptByIp.set(ip, nodeId);
+    if (mac !== null) {
+      state.idByMac.set(mac, nodeId);
+      state.macById.set(nodeId, mac);
+    }
+    registry.record({
+      nodeId,
+      ...(mac !== null ? { mac } : {}),
+      ...(uuid !== null ? { uuid } : {}),
+      ...(ip !== undefined ? { ip } : {}),
+      stage: Stage.Script,
+      source: "http",
+      machine: machine.folder,
+      at: state.now(),
+    });
+  }
+  state.counters.scripts++;
+  const script = renderBootScript({
+    nodeId,
+    machine: machine.folder,
+    base: config.publicBase,
+    kernelPath: config.kernelPath,
+    initrdPath: config.initrdPath,
+    modloopPath: config.modloopPath,
+    repoPath: config.repoPath,
+    ...(machine.cmdline !== undefined ? { machineCmdline: machine.cmdline } : {}),
+    ...(config.extraCmdline !== undefined ? { extraCmdline: config.extraCmdline } : {}),
+  });
+  return c.body(script, 200, {
+    "content-type": "text/plain; charset=utf-8",
+    "cache-control": "no-store",
+  });
+}
+
+export function mountBootRoutes(app: Hono<HttpEnv>, state: HttpState): void {
+  app.get("/boot.ipxe", (c) => answer(c, state, c.req.query("mac"), c.req.query("uuid")));
+  app.get("/boot.ipxe/:mac", (c) => answer(c, state, c.req.param("mac")));
+  app.get(
+    "/boot.ipxe/:mac/:uuid",
+    (c) => answer(c, state, c.req.param("mac"), c.req.param("uuid")),
+  );
+}

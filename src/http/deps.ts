@@ -1,0 +1,140 @@
+/**
+ * @module
+ * Ports of the HTTP service: what it needs from the rest of the daemon. The
+ * daemon passes real adapters (SQLite registry, /host0 catalog, DHCP leases);
+ * tests pass the in-memory fakes from src/testing/http_fakes.ts.
+ */
+
+import type { Stage } from "../store/mod.ts";
+
+// One Stage vocabulary for the whole daemon: the store's (same ordered values).
+export { Stage, STAGES as STAGE_ORDER } from "../store/mod.ts";
+
+/** Which service saw the step. */
+export type EventSource = "dhcp" | "tftp" | "http" | "node";
+
+/** One observed step of a node. */
+export interface NodeEvent {
+  readonly nodeId?: string;
+  readonly mac?: string;
+  readonly uuid?: string;
+  readonly ip?: string;
+  /** /host0 machine folder, when the event knows it (boot script). */
+  readonly machine?: string;
+  readonly stage: Stage;
+  readonly source: EventSource;
+  readonly detail?: Record<string, unknown>;
+  /** Unix time in milliseconds. */
+  readonly at: number;
+}
+
+/**
+ * What the CLI and the status page show for one node. Shaped so the SQLite
+ * registry (src/store NodeStore) satisfies it as is.
+ */
+export interface NodeSummary {
+  readonly id: string | null;
+  readonly mac: string | null;
+  readonly uuid: string | null;
+  readonly ip: string | null;
+  /** Machine folder under /host0/machines, or "default" (null before the boot script). */
+  readonly machine: string | null;
+  /** Furthest stage reached in the current boot. */
+  readonly stage: Stage;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** Time each stage was reached in the current boot (unix ms). */
+  readonly stages: Partial<Record<Stage, number>>;
+}
+
+/** One stored event as the API shows it. */
+export interface NodeEventView {
+  readonly at: number;
+  readonly stage: string;
+  readonly source: string;
+  readonly ip: string | null;
+  readonly detail: Record<string, unknown> | null;
+}
+
+/** A node with its recent events. */
+export interface NodeDetail extends NodeSummary {
+  readonly events: readonly NodeEventView[];
+}
+
+/** Node inventory. `record` is synchronous and cheap (the real one batches). */
+export interface NodeRegistry {
+  record(ev: NodeEvent): void;
+  list(): NodeSummary[];
+  /** By node id (the SQLite registry also accepts a MAC). */
+  get(id: string): NodeDetail | undefined;
+}
+
+/** The machine a node boots as. */
+export interface MachineEntry {
+  /** Machine folder, or "default". */
+  readonly folder: string;
+  /** "default" or the node id. */
+  readonly id: string;
+  /** Extra kernel arguments for this machine. */
+  readonly cmdline?: string;
+}
+
+/** A compiled overlay on disk. */
+export interface OverlayFile {
+  readonly path: string;
+  readonly size: number;
+  readonly etag: string;
+}
+
+/** What the daemon knows from /host0; swapped atomically on reload. */
+export interface BootCatalog {
+  machineFor(nodeId: string): MachineEntry;
+  /** The overlay of a node id or of "default"; undefined when none is compiled. */
+  overlayFor(nodeIdOrDefault: string): OverlayFile | undefined;
+}
+
+/** DHCP leases (server mode). */
+export interface LeaseLookup {
+  ipHoldsMac(ip: string, mac: string): boolean;
+  macForIp(ip: string): string | undefined;
+}
+
+/**
+ * Who may fetch a node's own overlay: the address leased to the node's MAC
+ * ("lease", server mode), the address that fetched the node's boot script
+ * ("script", proxy mode), or anyone ("any"). The default overlay is public.
+ */
+export type OverlayAccess = "lease" | "script" | "any";
+
+export interface HttpConfig {
+  /** Base URL nodes use, e.g. "http://10.11.0.1" or "http://10.11.0.1:8080". */
+  readonly publicBase: string;
+  readonly alpineBranch: string;
+  /** URL paths under publicBase. */
+  readonly kernelPath: string;
+  readonly initrdPath: string;
+  readonly modloopPath: string;
+  readonly repoPath: string;
+  readonly extraCmdline?: string;
+  readonly overlayAccess: OverlayAccess;
+}
+
+/** Directories served as static trees. */
+export interface HttpRoots {
+  /** Served at /alpine/ (the offline mirror). */
+  readonly mirror: string;
+  /** Served at /boot/ (kernels, initramfs, modloop, iPXE binaries). */
+  readonly boot: string;
+  /** Served at /isos/ when set. */
+  readonly isos?: string;
+}
+
+export interface AppDeps {
+  readonly registry: NodeRegistry;
+  readonly catalog: BootCatalog;
+  readonly leases: LeaseLookup;
+  readonly config: HttpConfig;
+  readonly roots: HttpRoots;
+  /** Unix ms; Date.now by default. */
+  readonly clock?: () => number;
+}

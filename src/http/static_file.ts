@@ -1,0 +1,149 @@
+/**
+ * @module
+ * Streams one file as an HTTP response: Content-Length, Accept-Ranges, a
+ * single Range (206/416), ETag/Last-Modified and 304, HEAD without a body.
+ * Big files are never read whole: the body is the file's own
+ * readable stream (or a bounded reader for a range).
+ */
+import { fileEtag, ifRangeHolds, notModified } from "./conditional.ts";
+import { decideRange } from "./range.ts";
+
+/** A file to send; `etag` defaults to one derived from size and mtime. */
+export interface SendFile {
+  readonly path: string;
+  readonly contentType: string;
+  readonly etag?: string;
+  /** When false, no Last-Modified (e.g. content-addressed overlays). */
+  readonly lastModified?: boolean;
+  /** Cache-Control value; default "no-cache" (revalidate: overlays and scripts change). */
+  readonly cacheControl?: string;
+}
+
+/** Outcome of sendFile, for the access log and stage tracking. */
+export interface SentFile {
+  readonly response: Response;
+  /** Bytes of body that will be sent (0 for HEAD/304/416). */
+  readonly bytes: number;
+}
+
+const CHUNK = 256 * 1024;
+
+/** A stream of `length` bytes from `start`; closes the file when done or cancelled. */
+function rangeStream(file: Deno.FsFile, start: number, length: number): ReadableStream<Uint8Array> {
+  let left = length;
+  let positioned = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (!positioned) {
+          await file.seek(start, Deno.SeekMode.Start);
+          positioned = true;
+        }
+        if (left <= 0) {
+          file.close();
+          controller.close();
+          return;
+        }
+        const buf = new Uint8Array(Math.min(CHUNK, left));
+        const n = await file.read(buf);
+        if (n === null) {
+          // file shrank under us: end early; the client sees a short body
+          file.close();
+          controller.close();
+          return;
+        }
+        left -= n;
+        controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
+      } catch (e) {
+        try {
+          file.close();
+        } catch { /* already closed */ }
+        controller.error(e);
+      }
+    },
+    cancel() {
+      try {
+        file.close();
+      } catch { /* already closed */ }
+    },
+  });
+}
+
+/**
+ * Answers GET/HEAD for `f`. Returns null when the file cannot be opened (gone
+ * since it was resolved), so the caller can answer 404.
+ */
+export async function sendFile(req: Request, f: SendFile): Promise<SentFile | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(f.path, { read: true });
+  } catch {
+    return null;
+  }
+  let info: Deno.FileInfo;
+  try {
+    // size and mtime of what we actually opened (an overlay may be republished by rename)
+    info = await file.stat();
+  } catch {
+    file.close();
+    return null;
+  }
+  const size = info.size;
+  const mtime = info.mtime;
+  const etag = f.etag ?? fileEtag(size, mtime);
+  const headers = new Headers({
+    "content-type": f.contentType,
+    "accept-ranges": "bytes",
+    etag,
+    "cache-control": f.cacheControl ?? "no-cache",
+  });
+  if (f.lastModified !== false && mtime !== null) headers.set("last-modified", mtime.toUTCString());
+
+  const h = req.headers;
+  if (
+    notModified(
+      { ifNoneMatch: h.get("if-none-match"), ifModifiedSince: h.get("if-modified-since") },
+      etag,
+      mtime,
+    )
+  ) {
+    file.close();
+    return { response: new Response(null, { status: 304, headers }), bytes: 0 };
+  }
+
+  const range = ifRangeHolds(h.get("if-range"), etag, mtime)
+    ? decideRange(h.get("range"), size)
+    : { kind: "full" as const };
+  if (range.kind === "unsatisfiable") {
+    file.close();
+    headers.set("content-range", `bytes */${size}`);
+    headers.set("content-length", "0");
+    return { response: new Response(null, { status: 416, headers }), bytes: 0 };
+  }
+  const head = req.method === "HEAD";
+  if (range.kind === "partial") {
+    const length = range.end - range.start + 1;
+    headers.set("content-range", `bytes ${range.start}-${range.end}/${size}`);
+    headers.set("content-length", String(length));
+    if (head) {
+      file.close();
+      return { response: new Response(null, { status: 206, headers }), bytes: 0 };
+    }
+    return {
+      response: new Response(rangeStream(file, range.start, length), { status: 206, headers }),
+      bytes: length,
+    };
+  }
+  headers.set("content-length", String(size));
+  if (head) {
+    file.close();
+    return { response: new Response(null, { status: 200, headers }), bytes: 0 };
+  }
+  return {
+    response: new Response(size === 0 ? (file.close(), null) : file.readable, {
+      status: 200,
+      headers,
+    }),
+    bytes: size,
+  };
+}
