@@ -1,0 +1,12 @@
+/**
+ * @module
+ * DHCP: wire codec, option accessors, client classification, the
+ * authoritative responder and its lease pool (all pure). A server loop
+ * decodes, calls `respond`, commits the returned lease changes in one
+ * transaction, encodes and sends.
+ */
+export * from "./constants.ts";
+export * from "./options.ts";
+export * from "./option_values.ts";
+export * from "./pxe_options.ts";
+export * from "./packet.ts";
