@@ -4,3 +4,4 @@
  */
 export * from "./node_id.ts";
 export * from "./ipxe_script.ts";
+export * from "./boot_files.ts";

@@ -10,3 +10,4 @@ export * from "./options.ts";
 export * from "./option_values.ts";
 export * from "./pxe_options.ts";
 export * from "./packet.ts";
+export * from "./client.ts";
