@@ -34,7 +34,8 @@ const REQUIRED: Readonly<Record<ManifestAction, readonly Field[]>> = {
 };
 
 const ACTIONS = Object.values(ManifestAction) as readonly string[];
-const MAX_ID = 0xffffffff - 1;
+// Largest id a ustar header holds (7 octal digits).
+const MAX_ID = 0o7777777;
 
 function lookupId(
   text: string,

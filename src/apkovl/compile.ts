@@ -1,0 +1,167 @@
+/**
+ * @module
+ * Compiles every machine of a /host0 into `<outDir>/<id>.tar.gz` (the default
+ * machine as `default.tar.gz`) plus `<outDir>/index.json`. All overlays are
+ * built in memory first; any problem throws one ConfigError and nothing on
+ * disk changes. Publishing writes the new set into a temp dir beside outDir,
+ * then renames each file into outDir (rename replaces atomically, so a reader
+ * always gets a complete old or new overlay, never a gap or a torn file), then
+ * index.json, then deletes overlays of machines that are gone.
+ */
+import { createHash } from "node:crypto";
+import { ConfigError, type ConfigIssue } from "../errors.ts";
+import type { Host0, Machine } from "../config/mod.ts";
+import { buildOverlay } from "./overlay.ts";
+import { writeTarGz } from "./tar.ts";
+
+/** One compiled overlay. */
+export interface CompileRow {
+  readonly folder: string;
+  readonly id: string;
+  /** Entries in the archive (files, directories and symlinks). */
+  readonly files: number;
+  /** Size of the .tar.gz in bytes. */
+  readonly bytes: number;
+  readonly sha256: string;
+  /** Where it was published. */
+  readonly path: string;
+}
+
+export interface CompileResult {
+  readonly outDir: string;
+  /** Sorted by folder. */
+  readonly rows: readonly CompileRow[];
+}
+
+export interface CompileOptions {
+  /** Usually `<state>/apkovl`. */
+  readonly outDir: string;
+  readonly onProgress?: (done: number, total: number, machine: Machine) => void;
+}
+
+/** One row of index.json, keyed by id. */
+export interface IndexEntry {
+  readonly folder: string;
+  readonly file: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly cmdline?: string;
+}
+
+/** Name of the index file inside outDir. */
+export const INDEX_FILE = "index.json";
+
+function parentOf(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  const i = trimmed.lastIndexOf("/");
+  return i === -1 ? "." : i === 0 ? "/" : trimmed.slice(0, i);
+}
+
+function randomSuffix(): string {
+  const b = crypto.getRandomValues(new Uint8Array(6));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/** Reads every O/A source once; unreadable ones become issues at their lines. */
+async function readSources(host0: Host0, machines: readonly Machine[], issues: ConfigIssue[]) {
+  const lines = [
+    ...machines.flatMap((m) => m.manifest),
+    ...[...new Set(machines.flatMap((m) => m.groups))].flatMap((g) =>
+      host0.groups.get(g)?.manifest ?? []
+    ),
+  ];
+  const wanted = new Map<string, (typeof lines)[number]>();
+  for (const l of lines) {
+    if ((l.action === "O" || l.action === "A") && l.src !== undefined && !wanted.has(l.src)) {
+      wanted.set(l.src, l);
+    }
+  }
+  const sources = new Map<string, Uint8Array>();
+  await Promise.all([...wanted].map(async ([path, l]) => {
+    try {
+      sources.set(path, await Deno.readFile(path));
+    } catch (e) {
+      issues.push({
+        file: l.file,
+        line: l.line,
+        message: `SRC ${l.srcText}: ${(e as Error).message}`,
+      });
+    }
+  }));
+  return sources;
+}
+
+/**
+ * Builds and publishes the overlays of every non-SKIP machine. Throws
+ * ConfigError (with every issue) before touching outDir when any overlay
+ * cannot be built.
+ */
+export async function compileOverlays(host0: Host0, opts: CompileOptions): Promise<CompileResult> {
+  const outDir = opts.outDir.replace(/\/+$/, "");
+  const machines = host0.machines.filter((m) => !m.skip);
+  const issues: ConfigIssue[] = [];
+  const sources = await readSources(host0, machines, issues);
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const built: { machine: Machine; data: Uint8Array; files: number; sha256: string }[] = [];
+  for (const machine of machines) {
+    const overlay = buildOverlay(machine, host0.groups, sources);
+    if (overlay.issues.length > 0) {
+      issues.push(...overlay.issues);
+      continue;
+    }
+    const data = writeTarGz(overlay.entries);
+    const sha256 = createHash("sha256").update(data).digest("hex");
+    built.push({ machine, data, files: overlay.entries.length, sha256 });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const parent = parentOf(outDir);
+  await Deno.mkdir(outDir, { recursive: true });
+  const tmp = `${parent}/.apkovl-tmp-${randomSuffix()}`;
+  await Deno.mkdir(tmp);
+  try {
+    const index: Record<string, IndexEntry> = {};
+    const rows: CompileRow[] = [];
+    let done = 0;
+    for (const b of built) {
+      const file = `${b.machine.id}.tar.gz`;
+      await Deno.writeFile(`${tmp}/${file}`, b.data);
+      index[b.machine.id] = {
+        folder: b.machine.folder,
+        file,
+        sha256: b.sha256,
+        size: b.data.length,
+        ...(b.machine.cmdline !== undefined ? { cmdline: b.machine.cmdline } : {}),
+      };
+      rows.push({
+        folder: b.machine.folder,
+        id: b.machine.id,
+        files: b.files,
+        bytes: b.data.length,
+        sha256: b.sha256,
+        path: `${outDir}/${file}`,
+      });
+      opts.onProgress?.(++done, built.length, b.machine);
+    }
+    const sortedIndex = Object.fromEntries(
+      Object.entries(index).sort(([a], [b]) => a < b ? -1 : 1),
+    );
+    await Deno.writeTextFile(`${tmp}/${INDEX_FILE}`, `${JSON.stringify(sortedIndex, null, 2)}\n`);
+
+    // Publish: overlays first, then the index that points at them, then prune.
+    for (const b of built) {
+      const file = `${b.machine.id}.tar.gz`;
+      await Deno.rename(`${tmp}/${file}`, `${outDir}/${file}`);
+    }
+    await Deno.rename(`${tmp}/${INDEX_FILE}`, `${outDir}/${INDEX_FILE}`);
+    for await (const e of Deno.readDir(outDir)) {
+      if (e.name.endsWith(".tar.gz") && !(e.name.slice(0, -7) in index)) {
+        await Deno.remove(`${outDir}/${e.name}`).catch(() => {});
+      }
+    }
+    return { outDir, rows };
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}

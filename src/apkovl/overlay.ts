@@ -1,0 +1,205 @@
+/**
+ * @module
+ * Builds the file tree of one machine's overlay from its groups' manifests
+ * (in the order of its groups file) and then its own manifest. Pure: source
+ * file contents are passed in.
+ *
+ * O replaces content and mode; A appends (creating the file with MODE when
+ * absent, keeping the mode otherwise); L makes TGT a symlink to SRC; D makes a
+ * directory. Missing parents are created root:root 0755. etc/apk/world gets the
+ * packages of the groups and the machine, merged with whatever a manifest
+ * wrote there. etc/.default_boot_services is added unless the tree carries its
+ * own etc/runlevels/.
+ */
+import type { ConfigIssue } from "../errors.ts";
+import type { Group, Machine, ManifestLine } from "../config/mod.ts";
+import { entryProblem, EntryType, type TarEntry } from "./tar.ts";
+
+/** Contents of the O/A source files, keyed by their mapped host path. */
+export type SourceFiles = ReadonlyMap<string, Uint8Array>;
+
+interface Node {
+  entry: TarEntry;
+  /** The manifest line that made it, or null for implicit entries. */
+  origin: ManifestLine | null;
+}
+
+const ROOT_DIR = { mode: 0o755, uid: 0, gid: 0, uname: "root", gname: "root" } as const;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function where(n: Node): string {
+  return n.origin ? `${n.origin.file}:${n.origin.line}` : "mesh";
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+class Tree {
+  readonly nodes = new Map<string, Node>();
+  readonly issues: ConfigIssue[] = [];
+
+  fail(line: ManifestLine, message: string): void {
+    this.issues.push({ file: line.file, line: line.line, message });
+  }
+
+  /** Creates missing parents; false (with an issue) when a parent is not a directory. */
+  parents(rel: string, line: ManifestLine | null): boolean {
+    const parts = rel.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts.slice(0, i).join("/");
+      const n = this.nodes.get(p);
+      if (!n) {
+        this.nodes.set(p, {
+          entry: { path: p, type: EntryType.Directory, ...ROOT_DIR },
+          origin: null,
+        });
+      } else if (n.entry.type !== EntryType.Directory) {
+        if (line) this.fail(line, `/${p} is a ${n.entry.type} (from ${where(n)}), not a directory`);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  apply(l: ManifestLine, sources: SourceFiles): void {
+    const rel = l.tgt.slice(1);
+    if (!this.parents(rel, l)) return;
+    const existing = this.nodes.get(rel);
+    const owner = l.mode
+      ? {
+        mode: l.mode.perms,
+        uid: l.mode.uid,
+        gid: l.mode.gid,
+        uname: l.mode.user,
+        gname: l.mode.group,
+      }
+      : null;
+    const isDir = existing?.entry.type === EntryType.Directory;
+    switch (l.action) {
+      case "O":
+      case "A": {
+        const data = sources.get(l.src!);
+        if (data === undefined) return this.fail(l, `SRC ${l.srcText} could not be read`);
+        if (isDir) return this.fail(l, `${l.tgt} is a directory (from ${where(existing!)})`);
+        if (l.action === "A" && existing?.entry.type === EntryType.Symlink) {
+          return this.fail(
+            l,
+            `cannot append to ${l.tgt}: it is a symlink (from ${where(existing)})`,
+          );
+        }
+        const entry: TarEntry = l.action === "A" && existing
+          ? {
+            ...existing.entry,
+            content: concat(existing.entry.content ?? new Uint8Array(0), data),
+          }
+          : { path: rel, type: EntryType.File, ...owner!, content: data };
+        this.nodes.set(rel, { entry, origin: l });
+        return;
+      }
+      case "L":
+        if (isDir) return this.fail(l, `${l.tgt} is a directory (from ${where(existing!)})`);
+        this.nodes.set(rel, {
+          entry: { path: rel, type: EntryType.Symlink, ...ROOT_DIR, mode: 0o777, linkname: l.src! },
+          origin: l,
+        });
+        return;
+      case "D":
+        if (existing && !isDir) {
+          return this.fail(l, `${l.tgt} is a ${existing.entry.type} (from ${where(existing)})`);
+        }
+        this.nodes.set(rel, {
+          entry: { path: rel, type: EntryType.Directory, ...owner! },
+          origin: l,
+        });
+        return;
+    }
+  }
+}
+
+/** Result of building one overlay: sorted entries, or issues. */
+export interface BuiltOverlay {
+  readonly entries: TarEntry[];
+  readonly issues: ConfigIssue[];
+}
+
+/**
+ * Builds the overlay entries of `machine` (sorted by path). Every problem is
+ * returned as an issue at the manifest line that caused it.
+ */
+export function buildOverlay(
+  machine: Machine,
+  groups: ReadonlyMap<string, Group>,
+  sources: SourceFiles,
+): BuiltOverlay {
+  const tree = new Tree();
+  const packages: string[] = [];
+  for (const name of machine.groups) {
+    const g = groups.get(name);
+    if (!g) {
+      tree.issues.push({ file: `${machine.dir}/groups`, message: `no such group "${name}"` });
+      continue;
+    }
+    for (const l of g.manifest) tree.apply(l, sources);
+    packages.push(...g.packages);
+  }
+  for (const l of machine.manifest) tree.apply(l, sources);
+  packages.push(...machine.packages);
+
+  const world = tree.nodes.get("etc/apk/world");
+  if (world && world.entry.type !== EntryType.File) {
+    tree.issues.push({
+      file: world.origin?.file ?? machine.dir,
+      ...(world.origin ? { line: world.origin.line } : {}),
+      message: "/etc/apk/world must be a regular file",
+    });
+  } else if (packages.length > 0 || world) {
+    const written = world ? decoder.decode(world.entry.content).split(/\s+/) : [];
+    const all = [...new Set([...written, ...packages].filter((p) => p !== ""))].sort();
+    const content = encoder.encode(all.length ? `${all.join("\n")}\n` : "");
+    tree.parents("etc/apk/world", null);
+    tree.nodes.set("etc/apk/world", {
+      entry: world
+        ? { ...world.entry, content }
+        : { path: "etc/apk/world", type: EntryType.File, ...ROOT_DIR, mode: 0o644, content },
+      origin: world?.origin ?? null,
+    });
+  }
+
+  if (!tree.nodes.has("etc/runlevels")) {
+    const existing = tree.nodes.get("etc/.default_boot_services");
+    if (!existing && tree.parents("etc/.default_boot_services", null)) {
+      tree.nodes.set("etc/.default_boot_services", {
+        entry: {
+          path: "etc/.default_boot_services",
+          type: EntryType.File,
+          ...ROOT_DIR,
+          mode: 0o644,
+          content: new Uint8Array(0),
+        },
+        origin: null,
+      });
+    }
+  }
+
+  const paths = [...tree.nodes.keys()].sort();
+  const entries: TarEntry[] = [];
+  for (const p of paths) {
+    const n = tree.nodes.get(p)!;
+    const problem = entryProblem(n.entry);
+    if (problem !== null) {
+      tree.issues.push({
+        file: n.origin?.file ?? machine.dir,
+        ...(n.origin ? { line: n.origin.line } : {}),
+        message: `/${p}: ${problem}`,
+      });
+      continue;
+    }
+    entries.push(n.entry);
+  }
+  return { entries, issues: tree.issues };
+}
