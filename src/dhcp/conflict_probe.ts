@@ -22,7 +22,7 @@ export interface ConflictProbeOptions {
 interface Pending {
   readonly ip: number;
   readonly resolve: (inUse: boolean) => void;
-  readonly timer: number;
+  readonly timer: ReturnType<typeof setTimeout>;
 }
 
 /** Probes addresses on one interface. */
