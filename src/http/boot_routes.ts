@@ -68,8 +68,11 @@ function answer(
     ...(machine.cmdline !== undefined ? { machineCmdline: machine.cmdline } : {}),
     ...(config.extraCmdline !== undefined ? { extraCmdline: config.extraCmdline } : {}),
   });
-  return c.body(script, 200, {
+  const body = new TextEncoder().encode(script);
+  c.set("bytes", body.length);
+  return c.body(body, 200, {
     "content-type": "text/plain; charset=utf-8",
+    "content-length": String(body.length),
     "cache-control": "no-store",
   });
 }

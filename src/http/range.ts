@@ -36,8 +36,8 @@ export function decideRange(header: string | null | undefined, size: number): Ra
   }
   const start = Number(first);
   if (!Number.isSafeInteger(start)) return FULL;
-  let end = last === "" ? size - 1 : Number(last);
-  if (!Number.isSafeInteger(end)) end = size - 1;
+  let end = last === "" ? Number.MAX_SAFE_INTEGER : Number(last);
+  if (!Number.isSafeInteger(end)) end = Number.MAX_SAFE_INTEGER;
   if (end < start) return FULL; // invalid range-spec: ignore the header
   if (start >= size) return { kind: "unsatisfiable" };
   return { kind: "partial", start, end: Math.min(end, size - 1) };

@@ -51,6 +51,8 @@ async function answer(
   } catch {
     return c.text("bad request\n", 400);
   }
+  // a directory URL: never listed
+  if (rel === "" || rel.endsWith("/")) return c.notFound();
   const realDir = await root();
   if (realDir === null) return c.notFound();
   const found = await resolveConfined(realDir, rel);
