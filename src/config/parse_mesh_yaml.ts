@@ -15,6 +15,7 @@ import {
   parseMac,
 } from "../net/addr.ts";
 import type { ConfigIssue } from "../errors.ts";
+import { isSeq } from "yaml";
 import type { LegacyConf } from "./parse_host0_conf.ts";
 import type { Parsed } from "./parse_lists.ts";
 import { joinPath } from "./paths.ts";
@@ -343,7 +344,8 @@ export function parseMeshYaml(
 
   const stateDir = s.path_("state_dir") ?? joinPath(host0Dir, "state");
   const subnetPoolList = s.list("subnet_pool", cidrValue);
-  if (subnetPoolList && subnetPoolList.length === 0) {
+  const poolNode = s.node("subnet_pool");
+  if (isSeq(poolNode) && poolNode.items.length === 0) {
     walker.error(s.node("subnet_pool"), "subnet_pool must list at least one CIDR");
   }
   if (subnetPoolList) {
@@ -464,7 +466,8 @@ export function parseMeshYaml(
     ...(upstream !== undefined ? { upstream } : {}),
   };
 
-  const issues: ConfigIssue[] = walker.issues;
+  // In file order, whatever order the sections were checked in.
+  const issues: ConfigIssue[] = walker.issues.toSorted((a, b) => (a.line ?? 0) - (b.line ?? 0));
   return {
     value: { stateDir, subnetPool, defaultSubnetSize, interfaces, dhcp, tftp, http, boot, mirror },
     issues,
