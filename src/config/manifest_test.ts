@@ -4,7 +4,6 @@ import { parseManifest, parseMode } from "./manifest.ts";
 
 const FILE = "/srv/h0/machines/a/manifest";
 const parse = (text: string) => parseManifest(text, FILE, "/srv/h0");
-const messages = (text: string) => parse(text).issues.map((i) => `${i.line}: ${i.message}`);
 
 Deno.test("manifest: each action parses, /host0/ is mapped onto the real dir", () => {
   const r = parse(`# comment
