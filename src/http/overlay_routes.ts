@@ -29,8 +29,14 @@ function refusal(
   if (policy === "script") {
     return state.scriptByIp.get(ip) === id ? null : "address did not fetch this node's boot script";
   }
-  if (mac === undefined) return "MAC of the node unknown";
-  return state.deps.leases.ipHoldsMac(ip, mac) ? null : "address holds no lease for the node's MAC";
+  if (mac !== undefined) {
+    return state.deps.leases.ipHoldsMac(ip, mac)
+      ? null
+      : "address holds no lease for the node's MAC";
+  }
+  // MAC of the node not known yet: the lease of the address may still prove it
+  const leased = state.deps.leases.macForIp(ip);
+  return leased !== undefined && idForMac(state, leased) === id ? null : "MAC of the node unknown";
 }
 
 async function answer(c: Context<HttpEnv>, state: HttpState): Promise<Response> {

@@ -130,3 +130,16 @@ Deno.test("apkovl: ETag from the index, 304 on revalidation, HEAD has no body", 
   assert.equal(head.headers.get("content-length"), String(f.files.nodeOverlay.length));
   assert.equal((await head.arrayBuffer()).byteLength, 0);
 });
+
+Deno.test("apkovl: lease alone proves a MAC-derived node id (no boot script seen)", async () => {
+  await using f = await makeFixture();
+  const mac = "52:54:00:77:77:77";
+  const id = nodeIdFor({ mac }).id;
+  f.catalog.overlays.set(id, f.catalog.overlayFor(NODE_ID)!);
+  f.leases.grant("10.11.1.77", mac);
+  assert.deepEqual(
+    await bytes(await f.req(`/apkovl/${id}.tar.gz`, undefined, "10.11.1.77")),
+    f.files.nodeOverlay,
+  );
+  assert.equal((await f.req(`/apkovl/${id}.tar.gz`, undefined, OTHER_IP)).status, 403);
+});
