@@ -1,0 +1,487 @@
+/**
+ * @module
+ * QEMU PXE test kit: real firmware (SeaBIOS or OVMF, with iPXE) network-boots
+ * a small Debian kernel inside a lab built by tests/lib/netns.ts. Nothing here
+ * touches the host's interfaces; QEMU runs in the lab's switch namespace on a
+ * tap enslaved to br0, so the VM is one more machine on the lab's switch.
+ *
+ * API
+ *
+ * - `qemuSkipReason(): string | null` — why QEMU boots cannot run here (not
+ *   root, no qemu-system-x86_64, iPXE, OVMF, /dev/net/tun, cpio, apt-get ...),
+ *   else null. Use as `Deno.test({ ignore: qemuSkipReason() !== null, ... })`.
+ * - `prepareBootAssets(): Promise<{ kernel, initrd, dir }>` — the Debian
+ *   kernel (`apt-get download` of the package `linux-image-amd64` depends on)
+ *   and an initramfs built from busybox-static, the NIC modules (virtio_net,
+ *   e1000 and their dependencies, in load order) and tests/e2e/assets/{init,
+ *   udhcpc.script}. Cached in /var/cache/mesh-e2e/<kernel-version>/<hash>/
+ *   (`dir`, which holds `vmlinuz` and `initrd.gz`); the hash covers the init
+ *   script, the udhcpc script, busybox and the kit format, so editing the init
+ *   rebuilds. Safe to call from parallel test processes (file lock).
+ * - `addTap(lab, name): Promise<string>` — a tap device on br0 in the switch
+ *   namespace (`lab.ns("sw")`); returns its name (max 15 characters).
+ * - `bootVm(lab, opts): Promise<BootVmResult>` — starts QEMU (TCG, 512 MB,
+ *   `-nodefaults -nographic -serial stdio -no-reboot -boot n`) on `opts.tap`,
+ *   reads the serial console as a stream of timestamped lines until the marker
+ *   line (default "MESH-NODE") appears and the guest powers off, or until
+ *   `timeoutMs` (default 120 s). QEMU is killed by PID and temp files removed.
+ *   `firmware: "bios"` = SeaBIOS + QEMU's iPXE NIC ROM (gets the iPXE script
+ *   straight away); `"uefi"` = OVMF with QEMU's iPXE EFI ROM, or with
+ *   `uefiNativePxe: true` OVMF's own PXE (`romfile=`), which must be handed
+ *   snponly.efi/ipxe.efi over TFTP (arch 7) before iPXE fetches the script.
+ *   `nic: "e1000"` works with BIOS (OVMF has no native e1000 driver).
+ * - `parseMarker(line, marker?)` — `key=value` fields of a marker line.
+ *
+ * What the guest does (tests/e2e/assets/init, Alpine-like): DHCP with udhcpc on
+ * the BOOTIF= NIC, fetch `apkovl=` ({MAC}/{UUID} substituted once each) into a
+ * tmpfs /sysroot, then print
+ * `MESH-NODE id=<node id> mac=<mac> ip=<ip> overlay=<ok|failed>
+ *  node-id-file=<etc/mesh/node-id|-> marker=<etc/mesh-e2e-marker|-> uptime=<s>`
+ * (one line), fetch `mesh.e2e.online=<url>?id=<id>` when given, power off.
+ * The kernel command line should carry `console=ttyS0` (the init also writes
+ * its report to ttyS0 when it does not) and, for UEFI, `initrd=initrd.gz`.
+ */
+import { hasCommand, type Lab } from "./netns.ts";
+
+export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+export const IPXE_DIR = "/usr/lib/ipxe";
+export const CACHE_ROOT = "/var/cache/mesh-e2e";
+/** Bump when the layout of the built initramfs changes (it is part of the cache key). */
+const KIT_FORMAT = "mesh-e2e-initramfs-1";
+/** NIC drivers the guest may need; their dependencies are added from modinfo. */
+const NIC_MODULES = ["virtio_pci", "virtio_net", "e1000"] as const;
+const ASSETS = new URL("../e2e/assets/", import.meta.url);
+
+export interface BootAssets {
+  /** The Debian vmlinuz (XZ bzImage with EFI stub). */
+  readonly kernel: string;
+  /** gzip'd newc cpio initramfs. */
+  readonly initrd: string;
+  /** Directory holding exactly `vmlinuz` and `initrd.gz`. */
+  readonly dir: string;
+}
+
+export interface BootVmOptions {
+  readonly firmware: "bios" | "uefi";
+  readonly mac: string;
+  /** SMBIOS system UUID (`-uuid`); without it QEMU reports all zeros (node id from the MAC). */
+  readonly uuid?: string;
+  /** Tap device from `addTap`. */
+  readonly tap: string;
+  /** Default 120 000. */
+  readonly timeoutMs?: number;
+  /** Default "MESH-NODE". */
+  readonly marker?: string;
+  /** Default "virtio". */
+  readonly nic?: "virtio" | "e1000";
+  /** UEFI only: disable QEMU's iPXE ROM so OVMF's own PXE runs and must chainload iPXE. */
+  readonly uefiNativePxe?: boolean;
+  /** VM name for QEMU (`-name`); default derived from the MAC. */
+  readonly name?: string;
+}
+
+export interface BootVmResult {
+  /** True when the marker line was seen. */
+  readonly ok: boolean;
+  /** The marker line, from the marker on. */
+  readonly line?: string;
+  /** Parsed key=value fields of the marker line. */
+  readonly fields?: Record<string, string>;
+  /** Serial console lines as "[  12.34] text", seconds since QEMU start. */
+  readonly serial: string[];
+  /** QEMU start → marker line (or → end when there was none), in ms. */
+  readonly ms: number;
+  /** QEMU's stderr (diagnostics), trimmed. */
+  readonly stderr: string;
+}
+
+/** Why QEMU PXE boots cannot run on this machine, or null. */
+export function qemuSkipReason(): string | null {
+  if (Deno.build.os !== "linux") return "QEMU labs need Linux";
+  if (Deno.uid() !== 0) return "QEMU labs need root (netns, tap)";
+  for (
+    const c of ["ip", "qemu-system-x86_64", "apt-get", "apt-cache", "dpkg-deb", "cpio", "gzip"]
+  ) {
+    if (!hasCommand(c)) return `missing command: ${c}`;
+  }
+  for (const f of [`${IPXE_DIR}/undionly.kpxe`, `${IPXE_DIR}/snponly.efi`, OVMF_CODE, OVMF_VARS]) {
+    if (!exists(f)) return `missing file: ${f}`;
+  }
+  if (!exists("/dev/net/tun")) return "missing /dev/net/tun";
+  return null;
+}
+
+/** Creates tap `name` on the lab switch's br0 (QEMU attaches to it by name). */
+export async function addTap(lab: Lab, name: string): Promise<string> {
+  if (name.length > 15) throw new RangeError(`tap name too long: ${name}`);
+  for (
+    const cmd of [
+      ["ip", "tuntap", "add", "dev", name, "mode", "tap"],
+      ["ip", "link", "set", name, "master", "br0", "up"],
+    ]
+  ) {
+    const r = await lab.exec("sw", cmd);
+    if (r.code !== 0) throw new Error(`${cmd.join(" ")} failed: ${r.stderr.trim()}`);
+  }
+  return name;
+}
+
+/** `key=value` fields of a marker line (words without "=" are skipped). */
+export function parseMarker(line: string, marker = "MESH-NODE"): Record<string, string> {
+  const at = line.indexOf(marker);
+  const rest = at < 0 ? line : line.slice(at + marker.length);
+  const fields: Record<string, string> = {};
+  for (const word of rest.trim().split(/\s+/)) {
+    const eq = word.indexOf("=");
+    if (eq > 0) fields[word.slice(0, eq)] = word.slice(eq + 1);
+  }
+  return fields;
+}
+
+/** Boots one VM and waits for its marker line (see the module comment). */
+export async function bootVm(lab: Lab, opts: BootVmOptions): Promise<BootVmResult> {
+  const marker = opts.marker ?? "MESH-NODE";
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const nic = opts.nic ?? "virtio";
+  const tmp = await Deno.makeTempDir({ prefix: "mesh-qemu-" });
+  const args = [
+    "-name",
+    opts.name ?? `vm-${opts.mac.replaceAll(":", "")}`,
+    "-accel",
+    "tcg",
+    "-m",
+    "512",
+    "-smp",
+    "1",
+    "-nodefaults",
+    "-nographic",
+    "-serial",
+    "stdio",
+    "-no-reboot",
+    "-boot",
+    "n",
+    "-netdev",
+    `tap,id=n0,ifname=${opts.tap},script=no,downscript=no`,
+    "-device",
+    `${nic === "e1000" ? "e1000" : "virtio-net-pci"},netdev=n0,mac=${opts.mac}` +
+    (opts.firmware === "uefi" && opts.uefiNativePxe ? ",romfile=" : ""),
+  ];
+  if (opts.uuid) args.push("-uuid", opts.uuid);
+  if (opts.firmware === "uefi") {
+    // OVMF writes its variable store: each VM gets its own copy.
+    const vars = `${tmp}/vars.fd`;
+    await Deno.copyFile(OVMF_VARS, vars);
+    args.push(
+      "-drive",
+      `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+      "-drive",
+      `if=pflash,format=raw,unit=1,file=${vars}`,
+    );
+  }
+
+  const t0 = performance.now();
+  const child = lab.spawn("sw", ["qemu-system-x86_64", ...args], {
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const serial: string[] = [];
+  let line: string | undefined;
+  let markerMs: number | undefined;
+  const kill = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  };
+  const deadline = setTimeout(kill, timeoutMs);
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const stderrText = new Response(child.stderr).text().catch(() => "");
+  try {
+    for await (const [ms, text] of serialLines(child.stdout, t0)) {
+      serial.push(`[${(ms / 1000).toFixed(2).padStart(7)}] ${text}`);
+      const at = text.indexOf(marker);
+      if (line === undefined && at >= 0) {
+        line = text.slice(at);
+        markerMs = ms;
+        // The guest still reports "online" and powers off; give it a moment, not forever.
+        grace = setTimeout(kill, 15_000);
+      }
+    }
+    await child.status;
+  } finally {
+    clearTimeout(deadline);
+    if (grace !== undefined) clearTimeout(grace);
+    kill();
+    await child.status.catch(() => undefined);
+    await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
+  }
+  const stderr = (await stderrText).trim();
+  const ms = Math.round(markerMs ?? performance.now() - t0);
+  return line === undefined
+    ? { ok: false, serial, ms, stderr }
+    : { ok: true, line, fields: parseMarker(line, marker), serial, ms, stderr };
+}
+
+/**
+ * Splits the console byte stream into clean text lines, each with the time
+ * (ms since `t0`) its newline arrived. Firmware and iPXE draw with ANSI
+ * escapes and rewrite progress with "\r"; only the last rewrite is kept.
+ */
+async function* serialLines(
+  stream: ReadableStream<Uint8Array>,
+  t0: number,
+): AsyncGenerator<[number, string]> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  const clean = (raw: string) => {
+    // deno-lint-ignore no-control-regex
+    const plain = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>c]/g, "");
+    const parts = plain.split("\r").filter((p) => p.trim() !== "");
+    // deno-lint-ignore no-control-regex
+    return (parts[parts.length - 1] ?? "").replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "").trimEnd();
+  };
+  for await (const chunk of stream) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const text = clean(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      if (text !== "") yield [performance.now() - t0, text];
+    }
+  }
+  const rest = clean(buf + decoder.decode());
+  if (rest !== "") yield [performance.now() - t0, rest];
+}
+
+// ---------------------------------------------------------------------------
+// Boot assets
+
+let assetsOnce: Promise<BootAssets> | null = null;
+
+/** Kernel + initramfs for the guest, built once and cached (see the module comment). */
+export function prepareBootAssets(): Promise<BootAssets> {
+  assetsOnce ??= buildAssets().catch((e) => {
+    assetsOnce = null;
+    throw e;
+  });
+  return assetsOnce;
+}
+
+async function buildAssets(): Promise<BootAssets> {
+  const kpkg = await kernelPackage();
+  const kver = kpkg.replace(/^linux-image-/, "");
+  const base = `${CACHE_ROOT}/${kver}`;
+  await Deno.mkdir(base, { recursive: true });
+  // Parallel test processes build the same cache: one at a time.
+  const lock = await Deno.open(`${base}/.lock`, { create: true, write: true });
+  try {
+    await lock.lock(true);
+    await ensureKernel(kpkg, base);
+    const busybox = await ensureBusybox();
+    const init = await Deno.readFile(new URL("init", ASSETS));
+    const udhcpc = await Deno.readFile(new URL("udhcpc.script", ASSETS));
+    const order = (await Deno.readTextFile(`${base}/modules/load.order`)).trim();
+    const key = await sha256Hex(
+      [KIT_FORMAT, order, await sha256Hex(init), await sha256Hex(udhcpc), busybox.sha].join("\n"),
+    );
+    const dir = `${base}/${key.slice(0, 16)}`;
+    const assets = { kernel: `${dir}/vmlinuz`, initrd: `${dir}/initrd.gz`, dir };
+    if (exists(assets.initrd) && exists(assets.kernel)) return assets;
+    const tmp = await Deno.makeTempDir({ dir: base, prefix: ".build-" });
+    try {
+      await buildInitramfs(`${tmp}/root`, `${tmp}/initrd.gz`, {
+        busybox: busybox.path,
+        init,
+        udhcpc,
+        modules: `${base}/modules`,
+        order: order.split(/\s+/).filter(Boolean),
+      });
+      await Deno.mkdir(`${tmp}/out`);
+      await Deno.rename(`${tmp}/initrd.gz`, `${tmp}/out/initrd.gz`);
+      await Deno.link(`${base}/vmlinuz`, `${tmp}/out/vmlinuz`);
+      await Deno.remove(dir, { recursive: true }).catch(() => undefined);
+      await Deno.rename(`${tmp}/out`, dir);
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
+    }
+    return assets;
+  } finally {
+    await lock.unlock().catch(() => undefined);
+    lock.close();
+  }
+}
+
+/** "linux-image-6.1.0-56-amd64": what the meta package depends on right now. */
+async function kernelPackage(): Promise<string> {
+  const find = async () => {
+    const r = await sh(["apt-cache", "depends", "linux-image-amd64"]);
+    return /Depends:\s*(linux-image-[0-9][^\s]*)/.exec(r.stdout)?.[1];
+  };
+  const found = (await find()) ?? (await must(["apt-get", "update", "-qq"]), await find());
+  if (!found) {
+    throw new Error("cannot determine the kernel package (apt-cache depends linux-image-amd64)");
+  }
+  return found;
+}
+
+/** `<base>/vmlinuz` and `<base>/modules/{*.ko,load.order}` from the kernel .deb. */
+async function ensureKernel(kpkg: string, base: string): Promise<void> {
+  if (exists(`${base}/vmlinuz`) && exists(`${base}/modules/load.order`)) return;
+  const tmp = await Deno.makeTempDir({ dir: base, prefix: ".kernel-" });
+  try {
+    await must(["apt-get", "download", "-q", kpkg], tmp);
+    const deb = [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".deb"))?.name;
+    if (!deb) throw new Error(`apt-get download ${kpkg} produced no .deb`);
+    await must(["dpkg-deb", "-x", `${tmp}/${deb}`, `${tmp}/x`]);
+    const vmlinuz = [...Deno.readDirSync(`${tmp}/x/boot`)].find((e) =>
+      e.name.startsWith("vmlinuz-")
+    );
+    if (!vmlinuz) throw new Error(`${deb} has no /boot/vmlinuz-*`);
+    const modRoot = [...Deno.readDirSync(`${tmp}/x/lib/modules`)][0]?.name;
+    if (!modRoot) throw new Error(`${deb} has no /lib/modules`);
+    const index = new Map<string, string>();
+    indexModules(`${tmp}/x/lib/modules/${modRoot}/kernel`, index);
+    const out = `${tmp}/modules`;
+    await Deno.mkdir(out);
+    const order: string[] = [];
+    const seen = new Set<string>();
+    // Dependencies first: the guest insmods in this order (the list changes between builds).
+    const add = async (name: string): Promise<void> => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      const src = index.get(name);
+      if (src === undefined) return; // built into the kernel
+      const dst = `${out}/${name}.ko`;
+      if (src.endsWith(".xz")) await must(["sh", "-c", `xz -dc '${src}' > '${dst}'`]);
+      else if (src.endsWith(".zst")) await must(["zstd", "-q", "-d", "-o", dst, src]);
+      else await Deno.copyFile(src, dst);
+      const info = new TextDecoder("latin1").decode(await Deno.readFile(dst));
+      const deps = /\0depends=([^\0]*)\0/.exec(info)?.[1] ?? "";
+      for (const d of deps.split(",").filter(Boolean)) await add(d.replaceAll("-", "_"));
+      order.push(name);
+    };
+    for (const m of NIC_MODULES) await add(m);
+    await Deno.writeTextFile(`${out}/load.order`, order.join("\n") + "\n");
+    await Deno.remove(`${base}/modules`, { recursive: true }).catch(() => undefined);
+    await Deno.rename(out, `${base}/modules`);
+    await Deno.rename(`${tmp}/x/boot/${vmlinuz.name}`, `${base}/vmlinuz`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
+  }
+}
+
+function indexModules(dir: string, index: Map<string, string>): void {
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) indexModules(p, index);
+    const m = /^(.+)\.ko(\.xz|\.zst)?$/.exec(e.name);
+    if (e.isFile && m) index.set(m[1]!.replaceAll("-", "_"), p);
+  }
+}
+
+/**
+ * A statically linked busybox: /bin/busybox when it is static, else the one
+ * from the busybox-static .deb, unpacked without installing it (installing
+ * would remove Debian's `busybox` and `udhcpc` packages).
+ */
+async function ensureBusybox(): Promise<{ path: string; sha: string }> {
+  let path = "/bin/busybox";
+  if (!exists(path) || !isStaticElf(await Deno.readFile(path))) {
+    path = `${CACHE_ROOT}/busybox-static/busybox`;
+    if (!exists(path)) {
+      await Deno.mkdir(`${CACHE_ROOT}/busybox-static`, { recursive: true });
+      const tmp = await Deno.makeTempDir({ dir: `${CACHE_ROOT}/busybox-static`, prefix: ".dl-" });
+      try {
+        await must(["apt-get", "download", "-q", "busybox-static"], tmp);
+        const deb = [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".deb"))?.name;
+        if (!deb) throw new Error("apt-get download busybox-static produced no .deb");
+        await must(["dpkg-deb", "-x", `${tmp}/${deb}`, `${tmp}/x`]);
+        await Deno.rename(`${tmp}/x/bin/busybox`, path);
+      } finally {
+        await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
+      }
+    }
+  }
+  return { path, sha: await sha256Hex(await Deno.readFile(path)) };
+}
+
+/** An ELF executable without a PT_INTERP program header needs no dynamic loader. */
+export function isStaticElf(b: Uint8Array): boolean {
+  if (b.length < 64 || b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) {
+    return false;
+  }
+  if (b[4] !== 2 || b[5] !== 1) return false; // only 64-bit little-endian is used here
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const phoff = Number(v.getBigUint64(0x20, true));
+  const phentsize = v.getUint16(0x36, true);
+  const phnum = v.getUint16(0x38, true);
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * phentsize;
+    if (at + 4 > b.length) return false;
+    if (v.getUint32(at, true) === 3) return false; // PT_INTERP
+  }
+  return true;
+}
+
+async function buildInitramfs(
+  root: string,
+  out: string,
+  src: { busybox: string; init: Uint8Array; udhcpc: Uint8Array; modules: string; order: string[] },
+): Promise<void> {
+  for (
+    const d of ["bin", "sbin", "etc", "proc", "sys", "dev", "run", "tmp", "sysroot", "lib/modules"]
+  ) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  }
+  await Deno.copyFile(src.busybox, `${root}/bin/busybox`);
+  await Deno.chmod(`${root}/bin/busybox`, 0o755);
+  await Deno.symlink("busybox", `${root}/bin/sh`);
+  await Deno.writeFile(`${root}/init`, src.init, { mode: 0o755 });
+  await Deno.chmod(`${root}/init`, 0o755);
+  await Deno.writeFile(`${root}/etc/udhcpc.script`, src.udhcpc, { mode: 0o755 });
+  await Deno.chmod(`${root}/etc/udhcpc.script`, 0o755);
+  for (const m of src.order) {
+    await Deno.copyFile(`${src.modules}/${m}.ko`, `${root}/lib/modules/${m}.ko`);
+  }
+  await Deno.writeTextFile(`${root}/lib/modules/load.order`, src.order.join("\n") + "\n");
+  // The kernel opens /dev/console for init before devtmpfs is mounted.
+  await must(["mknod", "-m", "600", `${root}/dev/console`, "c", "5", "1"]);
+  await must(["sh", "-c", `find . | cpio -o -H newc -R 0:0 --quiet | gzip -9 > '${out}'`], root);
+}
+
+// ---------------------------------------------------------------------------
+// small helpers
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function sha256Hex(data: Uint8Array | string): Promise<string> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+async function sh(cmd: readonly string[], cwd?: string) {
+  const out = await new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1) as string[],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(cwd ? { cwd } : {}),
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function must(cmd: readonly string[], cwd?: string): Promise<string> {
+  const r = await sh(cmd, cwd);
+  if (r.code !== 0) throw new Error(`${cmd.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}

@@ -1,0 +1,258 @@
+/**
+ * Proves the QEMU PXE kit against a stand-in server that is not ours (dnsmasq
+ * for DHCP/TFTP/RA, busybox httpd for HTTP): a BIOS VM and a UEFI VM (OVMF's
+ * own PXE → snponly.efi over TFTP → iPXE → script) boot the kit's kernel and
+ * initramfs, fetch their overlay by {MAC} and report the marker line.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { nodeIdFor } from "../../src/boot/mod.ts";
+import { createLab, hasCommand, type Lab, labSkipReason } from "./netns.ts";
+import {
+  addTap,
+  bootVm,
+  type BootVmResult,
+  isStaticElf,
+  parseMarker,
+  prepareBootAssets,
+  qemuSkipReason,
+} from "./qemu.ts";
+
+const INIT = new URL("../e2e/assets/init", import.meta.url).pathname;
+
+/** Runs the init's node id rule under busybox sh against fake sysfs files. */
+async function initNodeId(uuid: string | null, mac: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-nodeid-" });
+  try {
+    await Deno.mkdir(`${dir}/net/eth7`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/net/eth7/address`, `${mac}\n`);
+    if (uuid !== null) await Deno.writeTextFile(`${dir}/product_uuid`, `${uuid}\n`);
+    const out = await new Deno.Command("busybox", {
+      args: ["sh", INIT],
+      env: {
+        MESH_INIT_MODE: "node-id",
+        MESH_UUID_FILE: `${dir}/product_uuid`,
+        MESH_NET_DIR: `${dir}/net`,
+        IF: "eth7",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "qemu kit: the init's node id rule matches nodeIdFor",
+  ignore: !hasCommand("busybox"),
+  async fn() {
+    const mac = "52:54:00:AB:cd:01";
+    const uuid = "7E570000-0000-4000-8000-525400110101";
+    assert.equal(await initNodeId(uuid, mac), nodeIdFor({ uuid, mac }).id);
+    assert.equal(nodeIdFor({ uuid, mac }).from, "uuid");
+    for (
+      const none of [
+        null,
+        "",
+        "00000000-0000-0000-0000-000000000000",
+        "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF",
+      ]
+    ) {
+      const want = nodeIdFor({ uuid: none, mac });
+      assert.equal(want.from, "mac");
+      assert.equal(await initNodeId(none, mac), want.id, `uuid ${none}`);
+    }
+    const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-fA-F]{${n}}$`));
+    const uuidArb = fc.tuple(hex(8), hex(4), hex(4), hex(4), hex(12)).map((p) => p.join("-"));
+    const macArb = fc.array(hex(2), { minLength: 6, maxLength: 6 }).map((p) => p.join(":"));
+    await fc.assert(
+      fc.asyncProperty(fc.option(uuidArb), macArb, async (u, m) => {
+        assert.equal(await initNodeId(u, m), nodeIdFor({ uuid: u, mac: m }).id);
+      }),
+      { numRuns: 30 },
+    );
+  },
+});
+
+Deno.test("qemu kit: parseMarker reads the key=value fields of the marker line", () => {
+  const f = parseMarker(
+    "[  7.70] MESH-NODE id=05358938 mac=52:54:00:11:01:01 ip=10.77.0.150 overlay=ok " +
+      "node-id-file=- marker=hello_world uptime=2.32",
+  );
+  assert.deepEqual(f, {
+    id: "05358938",
+    mac: "52:54:00:11:01:01",
+    ip: "10.77.0.150",
+    overlay: "ok",
+    "node-id-file": "-",
+    marker: "hello_world",
+    uptime: "2.32",
+  });
+});
+
+Deno.test("qemu kit: isStaticElf tells static from dynamic executables", () => {
+  // minimal ELF64 LE header with one program header at 64
+  const elf = (phType: number) => {
+    const b = new Uint8Array(64 + 56);
+    const v = new DataView(b.buffer);
+    b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+    v.setBigUint64(0x20, 64n, true);
+    v.setUint16(0x36, 56, true);
+    v.setUint16(0x38, 1, true);
+    v.setUint32(64, phType, true);
+    return b;
+  };
+  assert.equal(isStaticElf(elf(1)), true); // PT_LOAD only
+  assert.equal(isStaticElf(elf(3)), false); // PT_INTERP
+  assert.equal(isStaticElf(new TextEncoder().encode("#!/bin/sh\n")), false);
+  assert.equal(isStaticElf(Deno.readFileSync(Deno.execPath())), false); // deno is dynamic
+});
+
+const SRV = "10.77.0.1";
+
+async function startStandIn(lab: Lab, root: string): Promise<void> {
+  const conf = [
+    "port=0",
+    "user=root",
+    "interface=eth0",
+    "bind-interfaces",
+    "dhcp-authoritative",
+    "no-ping", // dnsmasq would ping each new address for ~3 s first
+    "dhcp-range=10.77.0.100,10.77.0.200,255.255.255.0,1h",
+    `dhcp-leasefile=${root}/dnsmasq.leases`,
+    `pid-file=${root}/dnsmasq.pid`,
+    `log-facility=${root}/dnsmasq.log`,
+    "log-dhcp",
+    "enable-tftp",
+    `tftp-root=${root}/tftp`,
+    // iPXE waits ~16 s for an IPv6 router advertisement unless one comes
+    "enable-ra",
+    "dhcp-range=::,constructor:eth0,ra-only",
+    "dhcp-vendorclass=set:pxe,PXEClient",
+    "dhcp-userclass=set:ipxe,iPXE",
+    "dhcp-match=set:ipxe,175",
+    "dhcp-match=set:efi64,option:client-arch,7",
+    "dhcp-match=set:efi64,option:client-arch,9",
+    // iPXE "no-pxedhcp": do not wait 2 s for proxyDHCP offers
+    "dhcp-option=tag:ipxe,encap:175,176,1b",
+    "dhcp-boot=tag:pxe,tag:!ipxe,tag:!efi64,undionly.kpxe",
+    "dhcp-boot=tag:pxe,tag:!ipxe,tag:efi64,snponly.efi",
+    `dhcp-boot=tag:ipxe,http://${SRV}/boot.ipxe`,
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(`${root}/dnsmasq.conf`, conf);
+  const r = await lab.exec("srv", ["ip", "addr", "add", "fd77::1/64", "dev", "eth0", "nodad"]);
+  assert.equal(r.code, 0, r.stderr);
+  lab.spawn("srv", ["dnsmasq", "--keep-in-foreground", `--conf-file=${root}/dnsmasq.conf`]);
+  lab.spawn("srv", ["busybox", "httpd", "-f", "-p", `${SRV}:80`, "-h", `${root}/www`]);
+  for (let i = 0; i < 50; i++) {
+    const probe = await lab.exec("srv", [
+      "busybox",
+      "wget",
+      "-q",
+      "-O",
+      "/dev/null",
+      `http://${SRV}/boot.ipxe`,
+    ]);
+    const log = await Deno.readTextFile(`${root}/dnsmasq.log`).catch(() => "");
+    if (probe.code === 0 && log.includes("TFTP root")) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(
+    `stand-in servers did not start: ${await Deno.readTextFile(`${root}/dnsmasq.log`).catch(() =>
+      ""
+    )}`,
+  );
+}
+
+async function makeOverlay(root: string, mac: string, files: Record<string, string>) {
+  const dir = await Deno.makeTempDir({ dir: root, prefix: "ovl-" });
+  for (const [path, content] of Object.entries(files)) {
+    await Deno.mkdir(`${dir}/${path.split("/").slice(0, -1).join("/")}`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/${path}`, content);
+  }
+  const out = await new Deno.Command("tar", {
+    args: ["-czf", `${root}/www/ovl/${mac}.tar.gz`, "-C", dir, "."],
+  }).output();
+  assert.equal(out.code, 0);
+}
+
+function explain(r: BootVmResult): string {
+  return `marker line missing; last serial lines:\n${r.serial.slice(-40).join("\n")}\n${r.stderr}`;
+}
+
+Deno.test({
+  name: "qemu kit: BIOS and UEFI (native PXE) VMs boot from a stand-in dnsmasq + httpd",
+  ignore: labSkipReason(["dnsmasq", "busybox", "tar"]) !== null || qemuSkipReason() !== null,
+  async fn() {
+    const assets = await prepareBootAssets();
+    const root = await Deno.makeTempDir({ prefix: "mesh-qemu-kit-" });
+    try {
+      await using lab = await createLab("qk", [{ name: "srv", address: `${SRV}/24` }]);
+      await Deno.mkdir(`${root}/www/ovl`, { recursive: true });
+      await Deno.mkdir(`${root}/tftp`);
+      await Deno.copyFile(assets.kernel, `${root}/www/vmlinuz`);
+      await Deno.copyFile(assets.initrd, `${root}/www/initrd.gz`);
+      for (const f of ["undionly.kpxe", "snponly.efi"]) {
+        await Deno.copyFile(`/usr/lib/ipxe/${f}`, `${root}/tftp/${f}`);
+      }
+      await Deno.writeTextFile(
+        `${root}/www/boot.ipxe`,
+        [
+          "#!ipxe",
+          `kernel http://${SRV}/vmlinuz initrd=initrd.gz console=ttyS0 quiet ` +
+          `BOOTIF=01-\${net0/mac:hexhyp} apkovl=http://${SRV}/ovl/{MAC}.tar.gz`,
+          `initrd http://${SRV}/initrd.gz`,
+          "boot",
+          "",
+        ].join("\n"),
+      );
+      const token = crypto.randomUUID().slice(0, 8);
+      const vms = [
+        { firmware: "bios", mac: "52:54:00:77:01:01", tap: "tbios" },
+        {
+          firmware: "uefi",
+          mac: "52:54:00:77:02:01",
+          uuid: "7e570000-0000-4000-8000-525400770201",
+          tap: "tuefi",
+          uefiNativePxe: true,
+        },
+      ] as const;
+      for (const vm of vms) {
+        const id = nodeIdFor({ uuid: "uuid" in vm ? vm.uuid : null, mac: vm.mac }).id;
+        await makeOverlay(root, vm.mac, {
+          "etc/mesh-e2e-marker": `${vm.firmware}-${token}\n`,
+          "etc/mesh/node-id": `${id}\n`,
+        });
+        await addTap(lab, vm.tap);
+      }
+      await startStandIn(lab, root);
+
+      const results = await Promise.all(
+        vms.map((vm) => bootVm(lab, { ...vm, timeoutMs: 150_000 })),
+      );
+      const tftpLog = await Deno.readTextFile(`${root}/dnsmasq.log`);
+      for (const [i, vm] of vms.entries()) {
+        const r = results[i]!;
+        assert.ok(r.ok, explain(r));
+        const want = nodeIdFor({ uuid: "uuid" in vm ? vm.uuid : null, mac: vm.mac });
+        assert.equal(want.from, "uuid" in vm ? "uuid" : "mac");
+        assert.equal(r.fields?.id, want.id, r.line);
+        assert.equal(r.fields?.mac, vm.mac);
+        assert.match(r.fields?.ip ?? "", /^10\.77\.0\.(1\d\d|200)$/);
+        assert.equal(r.fields?.overlay, "ok", r.line);
+        assert.equal(r.fields?.marker, `${vm.firmware}-${token}`);
+        assert.equal(r.fields?.["node-id-file"], want.id);
+        console.log(`${vm.firmware}: marker after ${(r.ms / 1000).toFixed(1)} s: ${r.line}`);
+      }
+      // The UEFI VM really went through the firmware's own PXE: it fetched iPXE over TFTP.
+      assert.match(tftpLog, /sent \S*snponly\.efi to 10\.77\.0\.\d+/);
+      assert.ok(results[1]!.serial.some((l) => /iPXE/.test(l)), "iPXE ran on the UEFI VM");
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
