@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { loadHost0 } from "../config/mod.ts";
+import { copyTree, hashDir, HOST0_EXAMPLE } from "../../tests/config_corpus/tree.ts";
+import { compileOverlays, type IndexEntry } from "./mod.ts";
+
+async function tar(args: string[]): Promise<string> {
+  const out = await new Deno.Command("tar", { args, stdout: "piped", stderr: "piped" }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Path → "mode uid/gid [-> target]" from `tar -tvzf --numeric-owner`. */
+async function listing(file: string): Promise<Map<string, string>> {
+  const text = await tar(["--numeric-owner", "-tvzf", file]);
+  const out = new Map<string, string>();
+  for (const line of text.trim().split("\n")) {
+    const f = line.split(/\s+/);
+    out.set(f[5]!, `${f[0]} ${f[1]}${f[6] === "->" ? ` -> ${f[7]}` : ""}`);
+  }
+  return out;
+}
+
+Deno.test("compileOverlays: host0-example compiles into overlays GNU tar unpacks as written", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "mesh-compile-" });
+  try {
+    // A copy at another location: /host0/ paths in manifests must follow it.
+    const host0Dir = `${tmp}/host0`;
+    await copyTree(HOST0_EXAMPLE, host0Dir);
+    await Deno.remove(`${host0Dir}/state`, { recursive: true }).catch(() => {});
+    // A machine without runlevels of its own gets .default_boot_services.
+    await Deno.mkdir(`${host0Dir}/machines/plain`);
+    await Deno.writeTextFile(`${host0Dir}/machines/plain/UUID`, "0badc0de\n");
+    await Deno.writeTextFile(
+      `${host0Dir}/machines/plain/manifest`,
+      "O MODE=root:root:0644 SRC=/host0/machines/default/hostname TGT=/etc/hostname\n",
+    );
+    // A skipped machine is not built.
+    await Deno.mkdir(`${host0Dir}/machines/parked`);
+    await Deno.writeTextFile(`${host0Dir}/machines/parked/SKIP`, "");
+
+    const host0 = await loadHost0(host0Dir);
+    const outDir = `${tmp}/state/apkovl`;
+    const progress: string[] = [];
+    const result = await compileOverlays(host0, {
+      outDir,
+      onProgress: (done, total, m) => progress.push(`${done}/${total} ${m.folder}`),
+    });
+    assert.deepEqual(result.rows.map((r) => `${r.folder} ${r.id}`), [
+      "compute-1 5e2d9a41",
+      "default default",
+      "plain 0badc0de",
+      "storage-1 10eff964",
+    ]);
+    assert.equal(progress.length, 4);
+    assert.equal(progress.at(-1), "4/4 storage-1");
+    const files = await hashDir(outDir);
+    assert.deepEqual(Object.keys(files), [
+      "0badc0de.tar.gz",
+      "10eff964.tar.gz",
+      "5e2d9a41.tar.gz",
+      "default.tar.gz",
+      "index.json",
+    ]);
+    const index = JSON.parse(await Deno.readTextFile(`${outDir}/index.json`)) as Record<
+      string,
+      IndexEntry
+    >;
+    for (const row of result.rows) {
+      assert.equal(index[row.id]!.sha256, files[`${row.id}.tar.gz`]);
+      assert.equal(index[row.id]!.size, (await Deno.stat(row.path)).size);
+      assert.equal(index[row.id]!.folder, row.folder);
+    }
+    assert.equal(index["5e2d9a41"]!.cmdline, "intel_iommu=on");
+
+    // storage-1: groups runlevels, baseline, timezone-utc, then its manifest.
+    const storage = await listing(`${outDir}/10eff964.tar.gz`);
+    assert.equal(storage.get("etc/hostname"), "-rw-r--r-- 0/0");
+    assert.equal(storage.get("etc/ssh/sshd_config"), "-rw------- 0/0");
+    assert.equal(storage.get("etc/localtime"), "lrwxrwxrwx 0/0 -> /usr/share/zoneinfo/UTC");
+    assert.equal(storage.get("etc/runlevels/boot/mdadm"), "lrwxrwxrwx 0/0 -> /etc/init.d/mdadm");
+    assert.equal(storage.get("mnt/data/"), "drwxr-xr-x 0/0");
+    assert.equal(storage.has("etc/.default_boot_services"), false);
+    const compute = await listing(`${outDir}/5e2d9a41.tar.gz`);
+    assert.equal(compute.get("etc/mesh/qemu.conf"), "-rw-r----- 0/34");
+    assert.equal(compute.get("var/lib/mesh/workloads/"), "drwxrwx--- 0/34");
+    assert.equal(compute.get("usr/local/bin/kvm"), "lrwxrwxrwx 0/0 -> /usr/bin/qemu-system-x86_64");
+    const plain = await listing(`${outDir}/0badc0de.tar.gz`);
+    assert.deepEqual([...plain.keys()], ["etc/", "etc/.default_boot_services", "etc/hostname"]);
+
+    // Unpack as a node's initramfs would and check contents on disk.
+    const root = `${tmp}/root`;
+    await Deno.mkdir(root);
+    await tar(["--numeric-owner", "-xzf", `${outDir}/10eff964.tar.gz`, "-C", root]);
+    assert.equal(await Deno.readTextFile(`${root}/etc/hostname`), "storage-1\n");
+    assert.equal(
+      await Deno.readTextFile(`${root}/etc/motd`),
+      "Welcome to a mesh node.\nRole: storage (md0 on /mnt/data).\n",
+    );
+    assert.equal(
+      await Deno.readTextFile(`${root}/etc/apk/world`),
+      "alpine-base\nchrony\ne2fsprogs\nmdadm\nopenssh\ntzdata\n",
+    );
+    assert.equal(
+      await Deno.readLink(`${root}/etc/runlevels/sysinit/modloop`),
+      "/etc/init.d/modloop",
+    );
+    assert.equal((await Deno.stat(`${root}/etc/ssh/sshd_config`)).mode! & 0o777, 0o600);
+    await tar(["--numeric-owner", "-xzf", `${outDir}/5e2d9a41.tar.gz`, "-C", root]);
+    const qemu = await Deno.stat(`${root}/etc/mesh/qemu.conf`);
+    if (Deno.uid() === 0) assert.equal(qemu.gid, 34);
+    assert.equal(qemu.mode! & 0o777, 0o640);
+    const defaultRoot = `${tmp}/default-root`;
+    await Deno.mkdir(defaultRoot);
+    await tar(["--numeric-owner", "-xzf", `${outDir}/default.tar.gz`, "-C", defaultRoot]);
+    assert.equal(
+      await Deno.readTextFile(`${defaultRoot}/etc/network/interfaces`),
+      "auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n",
+    );
+    assert.equal(
+      (await Deno.stat(`${defaultRoot}/etc/local.d/mesh-hello.start`)).mode! & 0o777,
+      0o755,
+    );
+    assert.equal(await Deno.readTextFile(`${defaultRoot}/etc/apk/world`), "alpine-base\n");
+
+    // A second run gives identical bytes; a machine removed from /host0 is pruned.
+    await compileOverlays(await loadHost0(host0Dir), { outDir });
+    assert.deepEqual(await hashDir(outDir), files);
+    await Deno.remove(`${host0Dir}/machines/plain`, { recursive: true });
+    await compileOverlays(await loadHost0(host0Dir), { outDir });
+    const after = await hashDir(outDir);
+    assert.equal(after["0badc0de.tar.gz"], undefined);
+    assert.equal(after["10eff964.tar.gz"], files["10eff964.tar.gz"]);
+    // No temp dirs are left beside outDir.
+    const siblings: string[] = [];
+    for await (const e of Deno.readDir(`${tmp}/state`)) siblings.push(e.name);
+    assert.deepEqual(siblings, ["apkovl"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
