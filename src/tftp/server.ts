@@ -32,6 +32,8 @@ export interface TransferStats {
 }
 
 export interface TftpCounters {
+  /** Datagrams received on the listener. */
+  readonly received: number;
   /** Read requests received (including refused ones). */
   readonly requests: number;
   readonly completed: number;
@@ -80,6 +82,7 @@ export interface TftpServer {
 }
 
 interface Counters {
+  received: number;
   requests: number;
   completed: number;
   failed: number;
@@ -103,6 +106,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const maxTimeoutMs = opts.maxTimeoutMs ?? 8000;
   const retries = opts.retries ?? 5;
   const counters: Counters = {
+    received: 0,
     requests: 0,
     completed: 0,
     failed: 0,
@@ -296,6 +300,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         await new Promise((r) => setTimeout(r, 10));
         continue;
       }
+      counters.received++;
       // Copy: the receive buffer is reused before the handler is done with it.
       const bytes = got[0].slice();
       handle(bytes, got[1] as Deno.NetAddr).catch((e) => {
