@@ -168,14 +168,14 @@ async function startStandIn(lab: Lab, root: string): Promise<void> {
   );
 }
 
-async function makeOverlay(root: string, mac: string, files: Record<string, string>) {
+async function makeOverlay(root: string, name: string, files: Record<string, string>) {
   const dir = await Deno.makeTempDir({ dir: root, prefix: "ovl-" });
   for (const [path, content] of Object.entries(files)) {
     await Deno.mkdir(`${dir}/${path.split("/").slice(0, -1).join("/")}`, { recursive: true });
     await Deno.writeTextFile(`${dir}/${path}`, content);
   }
   const out = await new Deno.Command("tar", {
-    args: ["-czf", `${root}/www/ovl/${mac}.tar.gz`, "-C", dir, "."],
+    args: ["-czf", `${root}/www/ovl/${name}.tar.gz`, "-C", dir, "."],
   }).output();
   assert.equal(out.code, 0);
 }
@@ -184,8 +184,76 @@ function explain(r: BootVmResult): string {
   return `marker line missing; last serial lines:\n${r.serial.slice(-40).join("\n")}\n${r.stderr}`;
 }
 
+interface VmCase {
+  readonly label: string;
+  readonly firmware: "bios" | "uefi";
+  readonly mac: string;
+  readonly uuid?: string;
+  readonly tap: string;
+  readonly nic?: "virtio" | "e1000";
+  readonly uefiNativePxe?: boolean;
+  /** Which Alpine placeholder names its overlay. */
+  readonly by: "{MAC}" | "{UUID}";
+  /** Leave console=ttyS0 off the command line (the init must still reach the serial port). */
+  readonly noConsole?: boolean;
+  readonly online?: boolean;
+}
+
+const VMS: readonly VmCase[] = [
+  {
+    label: "bios",
+    firmware: "bios",
+    mac: "52:54:00:77:01:01",
+    tap: "tbios",
+    by: "{MAC}",
+    online: true,
+  },
+  {
+    label: "bios-e1000",
+    firmware: "bios",
+    mac: "52:54:00:77:01:02",
+    uuid: "7E570000-0000-4000-8000-525400770102",
+    tap: "te1000",
+    nic: "e1000",
+    by: "{UUID}",
+  },
+  {
+    label: "uefi-pxe",
+    firmware: "uefi",
+    mac: "52:54:00:77:02:01",
+    uuid: "7e570000-0000-4000-8000-525400770201",
+    tap: "tuefi",
+    uefiNativePxe: true,
+    by: "{MAC}",
+    online: true,
+  },
+  {
+    label: "uefi-rom",
+    firmware: "uefi",
+    mac: "52:54:00:77:02:02",
+    uuid: "7e570000-0000-4000-8000-525400770202",
+    tap: "tuefirom",
+    by: "{MAC}",
+    noConsole: true,
+  },
+];
+
+/** Per-VM iPXE script; boot.ipxe chains to it by MAC. */
+function vmScript(vm: VmCase): string {
+  return [
+    "#!ipxe",
+    `kernel http://${SRV}/vmlinuz initrd=initrd.gz${vm.noConsole ? "" : " console=ttyS0"} quiet ` +
+    `BOOTIF=01-\${net0/mac:hexhyp} apkovl=http://${SRV}/ovl/${vm.by}.tar.gz` +
+    (vm.online ? ` mesh.e2e.online=http://${SRV}/cgi-bin/online` : ""),
+    `initrd http://${SRV}/initrd.gz`,
+    "boot",
+    "",
+  ].join("\n");
+}
+
 Deno.test({
-  name: "qemu kit: BIOS and UEFI (native PXE) VMs boot from a stand-in dnsmasq + httpd",
+  name:
+    "qemu kit: BIOS, BIOS e1000, UEFI native PXE and UEFI iPXE ROM VMs boot from dnsmasq + httpd",
   ignore: labSkipReason(["dnsmasq", "busybox", "tar"]) !== null || qemuSkipReason() !== null,
   async fn() {
     const assets = await prepareBootAssets();
@@ -193,38 +261,36 @@ Deno.test({
     try {
       await using lab = await createLab("qk", [{ name: "srv", address: `${SRV}/24` }]);
       await Deno.mkdir(`${root}/www/ovl`, { recursive: true });
+      await Deno.mkdir(`${root}/www/cgi-bin`);
       await Deno.mkdir(`${root}/tftp`);
       await Deno.copyFile(assets.kernel, `${root}/www/vmlinuz`);
       await Deno.copyFile(assets.initrd, `${root}/www/initrd.gz`);
       for (const f of ["undionly.kpxe", "snponly.efi"]) {
         await Deno.copyFile(`/usr/lib/ipxe/${f}`, `${root}/tftp/${f}`);
       }
+      // records what the guests report as "online"
+      await Deno.writeTextFile(
+        `${root}/www/cgi-bin/online`,
+        `#!/bin/sh\necho "$QUERY_STRING" >> ${root}/online.log\n` +
+          `printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n`,
+        { mode: 0o755 },
+      );
+      await Deno.chmod(`${root}/www/cgi-bin/online`, 0o755);
       await Deno.writeTextFile(
         `${root}/www/boot.ipxe`,
-        [
-          "#!ipxe",
-          `kernel http://${SRV}/vmlinuz initrd=initrd.gz console=ttyS0 quiet ` +
-          `BOOTIF=01-\${net0/mac:hexhyp} apkovl=http://${SRV}/ovl/{MAC}.tar.gz`,
-          `initrd http://${SRV}/initrd.gz`,
-          "boot",
-          "",
-        ].join("\n"),
+        `#!ipxe\nchain http://${SRV}/vm-\${net0/mac:hexhyp}.ipxe\n`,
       );
       const token = crypto.randomUUID().slice(0, 8);
-      const vms = [
-        { firmware: "bios", mac: "52:54:00:77:01:01", tap: "tbios" },
-        {
-          firmware: "uefi",
-          mac: "52:54:00:77:02:01",
-          uuid: "7e570000-0000-4000-8000-525400770201",
-          tap: "tuefi",
-          uefiNativePxe: true,
-        },
-      ] as const;
-      for (const vm of vms) {
-        const id = nodeIdFor({ uuid: "uuid" in vm ? vm.uuid : null, mac: vm.mac }).id;
-        await makeOverlay(root, vm.mac, {
-          "etc/mesh-e2e-marker": `${vm.firmware}-${token}\n`,
+      for (const vm of VMS) {
+        const id = nodeIdFor({ uuid: vm.uuid ?? null, mac: vm.mac }).id;
+        await Deno.writeTextFile(
+          `${root}/www/vm-${vm.mac.replaceAll(":", "-")}.ipxe`,
+          vmScript(vm),
+        );
+        // Alpine substitutes the raw sysfs values (lower-case) for {MAC}/{UUID}
+        const name = vm.by === "{MAC}" ? vm.mac : vm.uuid!.toLowerCase();
+        await makeOverlay(root, name, {
+          "etc/mesh-e2e-marker": `${vm.label} ${token}\n`,
           "etc/mesh/node-id": `${id}\n`,
         });
         await addTap(lab, vm.tap);
@@ -232,25 +298,28 @@ Deno.test({
       await startStandIn(lab, root);
 
       const results = await Promise.all(
-        vms.map((vm) => bootVm(lab, { ...vm, timeoutMs: 150_000 })),
+        VMS.map((vm) => bootVm(lab, { ...vm, name: vm.label, timeoutMs: 150_000 })),
       );
-      const tftpLog = await Deno.readTextFile(`${root}/dnsmasq.log`);
-      for (const [i, vm] of vms.entries()) {
+      const dnsmasqLog = await Deno.readTextFile(`${root}/dnsmasq.log`);
+      const online = await Deno.readTextFile(`${root}/online.log`).catch(() => "");
+      for (const [i, vm] of VMS.entries()) {
         const r = results[i]!;
-        assert.ok(r.ok, explain(r));
-        const want = nodeIdFor({ uuid: "uuid" in vm ? vm.uuid : null, mac: vm.mac });
-        assert.equal(want.from, "uuid" in vm ? "uuid" : "mac");
+        assert.ok(r.ok, `${vm.label}: ${explain(r)}`);
+        const want = nodeIdFor({ uuid: vm.uuid ?? null, mac: vm.mac });
+        assert.equal(want.from, vm.uuid ? "uuid" : "mac");
         assert.equal(r.fields?.id, want.id, r.line);
         assert.equal(r.fields?.mac, vm.mac);
         assert.match(r.fields?.ip ?? "", /^10\.77\.0\.(1\d\d|200)$/);
         assert.equal(r.fields?.overlay, "ok", r.line);
-        assert.equal(r.fields?.marker, `${vm.firmware}-${token}`);
+        // whitespace in the file becomes "_" so the line still splits on spaces
+        assert.equal(r.fields?.marker, `${vm.label}_${token}`);
         assert.equal(r.fields?.["node-id-file"], want.id);
-        console.log(`${vm.firmware}: marker after ${(r.ms / 1000).toFixed(1)} s: ${r.line}`);
+        assert.equal(online.includes(`id=${want.id}\n`), vm.online === true, `${vm.label} online`);
+        console.log(`${vm.label}: marker after ${(r.ms / 1000).toFixed(1)} s: ${r.line}`);
       }
-      // The UEFI VM really went through the firmware's own PXE: it fetched iPXE over TFTP.
-      assert.match(tftpLog, /sent \S*snponly\.efi to 10\.77\.0\.\d+/);
-      assert.ok(results[1]!.serial.some((l) => /iPXE/.test(l)), "iPXE ran on the UEFI VM");
+      // The native-PXE UEFI VM really went through the firmware's own PXE: iPXE over TFTP.
+      assert.match(dnsmasqLog, /sent \S*snponly\.efi to 10\.77\.0\.\d+/);
+      assert.ok(results[2]!.serial.some((l) => l.includes("iPXE")), "iPXE ran on the UEFI VM");
     } finally {
       await Deno.remove(root, { recursive: true });
     }
