@@ -5,6 +5,7 @@
  */
 import type { Lab } from "../lib/netns.ts";
 import { TextLineStream } from "./lines.ts";
+import type { DhcpServerStats } from "../../src/dhcp/server.ts";
 
 const FIXTURE = new URL("./serve_fixture.ts", import.meta.url).pathname;
 
@@ -12,11 +13,7 @@ export interface RunningServer {
   readonly child: Deno.ChildProcess;
   readonly pid: number;
   /** The newest stats object printed. */
-  lastStats(): Record<string, unknown> & {
-    received: number;
-    replied: number;
-    dropped: Record<string, number>;
-  };
+  lastStats(): DhcpServerStats;
   /** Waits until a stats line satisfying `pred` arrives (or throws after timeoutMs). */
   waitStats(
     pred: (s: ReturnType<RunningServer["lastStats"]>) => boolean,
@@ -38,7 +35,7 @@ export async function startFixture(
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream())
     .getReader();
   // deno-lint-ignore no-explicit-any
-  let stats: any = { received: 0, replied: 0, dropped: {} };
+  let stats: any = { received: 0, replied: 0, commits: 0, dropped: {} };
   let ready: (pid: number) => void = () => {};
   const readyP = new Promise<number>((r) => ready = r);
   const waiters = new Set<() => void>();

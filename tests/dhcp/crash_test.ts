@@ -53,7 +53,7 @@ Deno.test({
       const killedAt: number[] = [];
       for (const after of [200, 700]) {
         await srv.waitStats(
-          (s) => (s as unknown as { commits: number }).commits >= 1 && acks.length >= after,
+          (s) => s.commits >= 1 && acks.length >= after,
           30_000,
         );
         Deno.kill(srv.pid, "SIGKILL");

@@ -93,7 +93,7 @@ Deno.test({
           out.join("").split("EVENT deconfig").length > 2,
         "release",
       );
-      await srv.waitStats((s) => (s as unknown as { commits: number }).commits >= 3);
+      await srv.waitStats((s) => s.commits >= 3);
       daemon.kill("SIGTERM");
       await daemon.status;
       await pump;
@@ -119,7 +119,7 @@ Deno.test({
         script,
       ], { timeoutMs: 30_000 });
       assert.equal(udhcpcEvents(again.stdout).find((e) => e.event === "bound")?.ip, bound.ip);
-      await srv.waitStats((s) => (s as unknown as { commits: number }).commits >= 4);
+      await srv.waitStats((s) => s.commits >= 4);
       const rows = await readLeases(db);
       assert.deepEqual(rows.map((r) => [formatIpv4(r.ip), r.mac, r.state]), [[
         bound.ip,

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { createLab, labSkipReason } from "../lib/netns.ts";
+import { startFixture, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
+
+const BLASTER = new URL("./fuzz_blaster.ts", import.meta.url).pathname;
+const COUNT = 1_000_000;
+
+Deno.test({
+  name:
+    "a million random and mutated packets: the server survives, counts drops and keeps serving udhcpc",
+  ignore: labSkipReason(["udhcpc"]) !== null,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    await using lab = await createLab("fuzz", [{ name: "srv", address: "10.87.0.1/24" }, {
+      name: "evil",
+    }, {
+      name: "cli",
+    }]);
+    try {
+      const srv = await startFixture(lab, "srv", {
+        db: `${dir}/mesh.db`,
+        interfaces: [{ name: "eth0", serverIp: "10.87.0.1", subnet: "10.87.0.0/24" }],
+        pools: [{
+          subnet: "10.87.0.0/24",
+          start: "10.87.0.10",
+          end: "10.87.0.250",
+          leaseSeconds: 600,
+        }],
+        statsEveryMs: 500,
+      });
+      const script = await writeUdhcpcScript(dir);
+      const udhcpc = [
+        "udhcpc",
+        "-i",
+        "eth0",
+        "-f",
+        "-q",
+        "-n",
+        "-t",
+        "20",
+        "-T",
+        "1",
+        "-s",
+        script,
+      ];
+      const blaster = lab.spawn("evil", [
+        Deno.execPath(),
+        "run",
+        "-A",
+        BLASTER,
+        JSON.stringify({ count: COUNT, seed: 42, maxSeconds: 55 }),
+      ], { stdout: "piped" });
+      const blasterOut = new Response(blaster.stdout).text();
+
+      // During: once the flood is under way, a real client still gets a lease.
+      await srv.waitStats((s) => s.dropped.malformed > 10_000, 30_000);
+      const during = await lab.exec("cli", udhcpc, { timeoutMs: 40_000 });
+      assert.ok(
+        udhcpcEvents(during.stdout).some((e) => e.event === "bound"),
+        `no lease during the flood: ${during.stderr}`,
+      );
+
+      assert.equal((await blaster.status).code, 0);
+      const { sent } = JSON.parse(await blasterOut) as { sent: number };
+      assert.ok(sent >= COUNT, `blaster sent only ${sent}`);
+
+      // After: alive, still serving, and the drops are counted.
+      const after = await lab.exec("cli", udhcpc, { timeoutMs: 40_000 });
+      assert.ok(
+        udhcpcEvents(after.stdout).some((e) => e.event === "bound"),
+        `no lease after the flood: ${after.stderr}`,
+      );
+      await new Promise((r) => setTimeout(r, 600));
+      const s = srv.lastStats();
+      assert.ok(s.received > 100_000, `server saw ${s.received}`);
+      assert.ok(s.dropped.malformed > 50_000, JSON.stringify(s));
+      assert.equal(s.dropped.errors, 0, JSON.stringify(s));
+      console.log(`fuzz: sent ${sent}, server ${JSON.stringify(s)}`);
+      let alive = true;
+      try {
+        Deno.kill(srv.pid, "SIGCONT");
+      } catch {
+        alive = false;
+      }
+      assert.ok(alive, "server process is alive");
+    } finally {
+      await lab.cleanup();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
