@@ -109,13 +109,13 @@ for (let i = 0; i < args.count && Date.now() < until; i++) {
       len = rand(base.length);
       break;
     case 2: // bad cookie
-      frame[PAY + 236 + rand(4)] ^= 1 + rand(255);
+      frame[PAY + 236 + rand(4)]! ^= 1 + rand(255);
       break;
     case 3: // bad option length somewhere in the options
       frame[PAY + 241 + rand(Math.max(1, len - 242))] = rand(256);
       break;
     case 4: // flips
-      for (let k = 1 + rand(8); k > 0; k--) frame[PAY + rand(len)] ^= 1 << rand(8);
+      for (let k = 1 + rand(8); k > 0; k--) frame[PAY + rand(len)]! ^= 1 << rand(8);
       break;
     case 5: // valid message from one of 32 MACs: the responder itself is exercised
       // (few MACs, so the flood cannot simply exhaust the pool with offers)
