@@ -1,0 +1,150 @@
+/**
+ * HTTP benchmark: our server against nginx, in the same run, in a lab
+ * (server and client namespaces joined by a veth bridge).
+ *  - throughput for a 64 MiB file (curl -o /dev/null, median of several runs)
+ *  - requests/s for a 4 KiB file with 50 connections (wrk)
+ * Prints a table with each figure and the ratio ours/nginx. Needs root, nginx,
+ * curl and wrk. Run: deno run -A bench/http.ts
+ */
+import { createLab, labSkipReason } from "../tests/lib/netns.ts";
+import { startLabServer } from "../tests/http/_lab_server.ts";
+
+const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
+const WRK_SECONDS = Number(Deno.env.get("BENCH_WRK_SECONDS") ?? 10);
+const BIG = 64 * 1024 * 1024;
+const SMALL = 4096;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+function fill(size: number): Uint8Array {
+  const b = new Uint8Array(size);
+  let x = 1;
+  for (let i = 0; i < size; i += 4096) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    b[i] = x;
+  }
+  return b;
+}
+
+async function main(): Promise<number> {
+  const skip = labSkipReason(["nginx", "curl", "wrk"]);
+  if (skip !== null) {
+    console.log(`bench/http: skipped (${skip})`);
+    return 0;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "mesh-bench-http-" });
+  try {
+    await Deno.mkdir(`${dir}/www/boot`, { recursive: true });
+    await Deno.mkdir(`${dir}/mirror`);
+    await Deno.mkdir(`${dir}/nginx`);
+    await Deno.writeFile(`${dir}/www/boot/big.bin`, fill(BIG));
+    await Deno.writeFile(`${dir}/www/boot/small.bin`, fill(SMALL));
+    await Deno.writeTextFile(
+      `${dir}/nginx/nginx.conf`,
+      [
+        "user root;",
+        "worker_processes 1;",
+        `pid ${dir}/nginx/nginx.pid;`,
+        `error_log ${dir}/nginx/error.log;`,
+        "events { worker_connections 1024; }",
+        "http {",
+        "  access_log off;",
+        "  sendfile on; tcp_nopush on; keepalive_requests 100000;",
+        "  default_type application/octet-stream;",
+        `  client_body_temp_path ${dir}/nginx/body; proxy_temp_path ${dir}/nginx/proxy;`,
+        `  fastcgi_temp_path ${dir}/nginx/fcgi; uwsgi_temp_path ${dir}/nginx/uwsgi; scgi_temp_path ${dir}/nginx/scgi;`,
+        `  server { listen 8080; root ${dir}/www; autoindex off; }`,
+        "}",
+        "",
+      ].join("\n"),
+    );
+    await using lab = await createLab("hbn", [
+      { name: "srv", address: "10.79.0.1/24" },
+      { name: "cli", address: "10.79.0.2/24" },
+    ]);
+    await startLabServer(lab, "srv", {
+      hostname: "0.0.0.0",
+      port: 80,
+      publicBase: "http://10.79.0.1",
+      mirror: `${dir}/mirror`,
+      boot: `${dir}/www/boot`,
+      kernelPath: "/boot/vmlinuz-lts",
+      initrdPath: "/boot/initramfs-lts",
+      overlayAccess: "lease",
+      overlays: {},
+      leases: {},
+      log: false,
+    });
+    lab.spawn("srv", ["nginx", "-c", `${dir}/nginx/nginx.conf`, "-g", "daemon off;"], {
+      stderr: "inherit",
+    });
+    const servers = { ours: "http://10.79.0.1:80", nginx: "http://10.79.0.1:8080" } as const;
+    // wait for nginx
+    for (let i = 0; i < 50; i++) {
+      const r = await lab.exec("cli", [
+        "curl",
+        "-sf",
+        "-o",
+        "/dev/null",
+        `${servers.nginx}/boot/small.bin`,
+      ]);
+      if (r.code === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const results: Record<string, { mibs: number; rps: number }> = {};
+    for (const [name, base] of Object.entries(servers)) {
+      const speeds: number[] = [];
+      await lab.exec("cli", ["curl", "-sf", "-o", "/dev/null", `${base}/boot/big.bin`]); // warm-up (page cache)
+      for (let i = 0; i < RUNS; i++) {
+        const r = await lab.exec("cli", [
+          "curl",
+          "-sf",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{speed_download} %{size_download}",
+          `${base}/boot/big.bin`,
+        ]);
+        const [speed, size] = r.stdout.trim().split(" ").map(Number);
+        if (r.code !== 0 || size !== BIG) {
+          throw new Error(`${name}: 64 MiB download failed: ${r.stderr}`);
+        }
+        speeds.push(speed! / (1024 * 1024));
+      }
+      const wrk = await lab.exec("cli", [
+        "wrk",
+        "-t2",
+        "-c50",
+        `-d${WRK_SECONDS}s`,
+        `${base}/boot/small.bin`,
+      ], {
+        timeoutMs: (WRK_SECONDS + 30) * 1000,
+      });
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk.stdout)?.[1] ?? NaN);
+      if (/Non-2xx/.test(wrk.stdout) || /Socket errors/.test(wrk.stdout)) {
+        console.log(`${name} wrk:\n${wrk.stdout}`);
+      }
+      results[name] = { mibs: median(speeds), rps };
+    }
+    const ours = results.ours!, nginx = results.nginx!;
+    const row = (label: string, a: number, b: number, unit: string) =>
+      `${label.padEnd(34)} ${a.toFixed(1).padStart(10)} ${b.toFixed(1).padStart(10)}  ${
+        unit.padEnd(6)
+      } ${(a / b).toFixed(2).padStart(6)}`;
+    console.log(
+      `${"".padEnd(34)} ${"ours".padStart(10)} ${"nginx".padStart(10)}  ${"unit".padEnd(6)} ${
+        "ratio".padStart(6)
+      }`,
+    );
+    console.log(row(`64 MiB file, median of ${RUNS} (curl)`, ours.mibs, nginx.mibs, "MiB/s"));
+    console.log(row(`4 KiB file, 50 conns ${WRK_SECONDS}s (wrk)`, ours.rps, nginx.rps, "req/s"));
+    return 0;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());
