@@ -409,8 +409,12 @@ export class LeasePool {
       const key = clientKey(row);
       const current = this.#byClient.get(key);
       const currentRow = current === undefined ? undefined : this.#rows.get(current);
-      // Keep the most recent association when restoring several rows of one client.
-      if (currentRow === undefined || currentRow.updatedAt <= row.updatedAt) {
+      // Restoring several rows of one client: its bound lease wins, then the newest row.
+      const live = (r: LeaseRow) => r.state === LeaseState.Bound ? 1 : 0;
+      if (
+        currentRow === undefined || current === row.ip || live(row) > live(currentRow) ||
+        (live(row) === live(currentRow) && currentRow.updatedAt <= row.updatedAt)
+      ) {
         this.#byClient.set(key, row.ip);
       }
     }

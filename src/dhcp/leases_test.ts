@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { parseCidr, parseIpv4 } from "../net/addr.ts";
+import {
+  clientKey,
+  type LeaseChange,
+  type LeaseClient,
+  LeasePool,
+  type PoolConfig,
+} from "./mod.ts";
+
+const config: PoolConfig = {
+  segment: "lan0",
+  subnet: parseCidr("10.0.0.0/24"),
+  rangeStart: parseIpv4("10.0.0.10"),
+  rangeEnd: parseIpv4("10.0.0.15"),
+  excluded: [parseIpv4("10.0.0.12")],
+  reservations: [{ mac: "52:54:00:00:00:07", ip: parseIpv4("10.0.0.100") }],
+};
+const client = (i: number): LeaseClient => ({
+  mac: `52:54:00:00:00:0${i}`,
+  clientId: i % 3 === 0 ? `01525400${i}` : null,
+  nodeIds: [],
+  hostname: null,
+});
+
+const op = fc.oneof(
+  fc.record({ kind: fc.constant("allocate" as const), c: fc.nat(7), req: fc.option(fc.nat(20)) }),
+  fc.record({
+    kind: fc.constant("bind" as const),
+    c: fc.nat(7),
+    ip: fc.integer({ min: 8, max: 16 }),
+  }),
+  fc.record({
+    kind: fc.constant("release" as const),
+    c: fc.nat(7),
+    ip: fc.integer({ min: 8, max: 16 }),
+  }),
+  fc.record({
+    kind: fc.constant("decline" as const),
+    c: fc.nat(7),
+    ip: fc.integer({ min: 8, max: 16 }),
+  }),
+  fc.record({ kind: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 200_000 }) }),
+);
+
+Deno.test("LeasePool never binds one address to two clients, and restore() rebuilds it", () => {
+  let binds = 0;
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+      const pool = new LeasePool({
+        ...config,
+        offerTimeoutMs: 30_000,
+        declineQuarantineMs: 100_000,
+      });
+      const persisted = new Map<number, LeaseChange>();
+      const commit = (cs: readonly LeaseChange[]) => cs.forEach((c) => persisted.set(c.ip, c));
+      let now = 1_000_000;
+      const leaseMs = 60_000;
+      for (const o of ops) {
+        const base = parseIpv4("10.0.0.0");
+        switch (o.kind) {
+          case "allocate": {
+            const a = pool.allocate(client(o.c), o.req === null ? undefined : base + o.req, now);
+            if (a !== null && (o.req === null || o.req % 2 === 0)) {
+              // Half of the clients go on to REQUEST what they were offered.
+              const r = pool.bind(client(o.c), a.ip, now, leaseMs);
+              assert.ok(r.ok, "offered address could not be bound");
+              binds++;
+              commit(r.changes);
+            }
+            if (a !== null) {
+              assert.ok(a.ip !== parseIpv4("10.0.0.12"), "excluded address offered");
+              assert.ok(pool.refusal(client(o.c), a.ip, now) === null, "offered a refused address");
+            }
+            break;
+          }
+          case "bind": {
+            const prev = pool.lease(base + o.ip);
+            const r = pool.bind(client(o.c), base + o.ip, now, leaseMs);
+            if (r.ok) {
+              binds++;
+              commit(r.changes);
+              const stolen = prev !== undefined && prev.expiresAt > now &&
+                (prev.state === "bound" || prev.state === "declined") &&
+                clientKey(prev) !== clientKey(client(o.c));
+              assert.ok(!stolen, `bound ${o.ip} while ${prev?.state} for ${prev?.mac}`);
+            }
+            break;
+          }
+          case "release": {
+            const c = pool.release(client(o.c), base + o.ip, now);
+            if (c) commit([c]);
+            break;
+          }
+          case "decline": {
+            const c = pool.decline(client(o.c), base + o.ip, now);
+            if (c) commit([c]);
+            break;
+          }
+          case "wait":
+            now += o.ms;
+        }
+        // Invariant: each client holds at most one live lease and each address one holder.
+        const holders = new Map<string, number>();
+        for (const row of pool.rows()) {
+          if (row.state !== "bound" || row.expiresAt <= now) continue;
+          const k = clientKey(row);
+          assert.ok(!holders.has(k), `${k} holds two live leases`);
+          holders.set(k, row.ip);
+          assert.ok(row.ip !== parseIpv4("10.0.0.100") || row.mac === "52:54:00:00:00:07");
+        }
+      }
+      // Everything the pool knows was returned as a change, and a restart rebuilds it.
+      assert.deepEqual(pool.rows(), [...persisted.values()].sort((a, b) => a.ip - b.ip));
+      const restored = LeasePool.restore(config, persisted.values());
+      assert.deepEqual(restored.rows(), pool.rows());
+      for (let i = 0; i < 8; i++) {
+        assert.equal(restored.leaseOf(client(i))?.ip, pool.leaseOf(client(i))?.ip, `client ${i}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+  assert.ok(binds > 300, `only ${binds} successful binds: the property was not exercised`);
+});
+
+Deno.test("LeasePool.allocate() holds an offer for its client until it lapses", () => {
+  const pool = new LeasePool({ ...config, offerTimeoutMs: 30_000 });
+  const a = pool.allocate(client(1), undefined, 0)!;
+  assert.deepEqual(a, { ip: parseIpv4("10.0.0.10"), source: "fresh", probe: true });
+  assert.equal(pool.allocate(client(1), undefined, 1_000)?.source, "offer");
+  assert.equal(pool.allocate(client(2), undefined, 1_000)?.ip, parseIpv4("10.0.0.11"));
+  // After the offer lapses the never-used address goes back to the lowest-first list.
+  assert.equal(pool.allocate(client(4), undefined, 40_000)?.ip, parseIpv4("10.0.0.10"));
+});
+
+Deno.test("LeasePool.counts() reports bound, offered and free addresses", () => {
+  const pool = new LeasePool(config);
+  pool.allocate(client(1), undefined, 0);
+  const b = pool.bind(client(2), parseIpv4("10.0.0.11"), 0, 60_000);
+  assert.ok(b.ok);
+  assert.deepEqual(pool.counts(1), { bound: 1, declined: 0, offered: 1, free: 3 });
+});
