@@ -117,7 +117,18 @@ export function authoritativeResponder(deps: AuthoritativeDeps): AuthoritativeRe
     settings.set(s.pool.segment, s);
     pools.set(s.pool.segment, LeasePool.restore(s.pool, rows));
   }
-  const nodeIdsOf = deps.nodeIds ?? defaultNodeIds;
+  // sha256 per request is a measurable share of a DORA; remember recent clients.
+  const idCache = new Map<string, readonly string[]>();
+  const nodeIdsOf = deps.nodeIds ?? ((c: BootClient) => {
+    const key = `${c.mac}/${c.uuid ?? ""}`;
+    let ids = idCache.get(key);
+    if (ids === undefined) {
+      if (idCache.size >= 4096) idCache.clear();
+      ids = defaultNodeIds(c);
+      idCache.set(key, ids);
+    }
+    return ids;
+  });
 
   function poolFor(req: DhcpPacket, ctx: RequestContext): LeasePool | undefined {
     if (req.giaddr === 0) return pools.get(ctx.segment);
