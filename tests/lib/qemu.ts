@@ -79,6 +79,11 @@ export interface BootVmOptions {
   readonly uefiNativePxe?: boolean;
   /** VM name for QEMU (`-name`); default derived from the MAC. */
   readonly name?: string;
+  /**
+   * Also write the timestamped serial lines to this file (CI artifacts).
+   * Default: `$MESH_QEMU_SERIAL_DIR/<name>.serial` when that variable is set.
+   */
+  readonly serialFile?: string;
 }
 
 export interface BootVmResult {
@@ -142,12 +147,15 @@ export function parseMarker(line: string, marker = "MESH-NODE"): Record<string, 
 /** Boots one VM and waits for its marker line (see the module comment). */
 export async function bootVm(lab: Lab, opts: BootVmOptions): Promise<BootVmResult> {
   const marker = opts.marker ?? "MESH-NODE";
+  const name = opts.name ?? `vm-${opts.mac.replaceAll(":", "")}`;
+  const serialDir = Deno.env.get("MESH_QEMU_SERIAL_DIR");
+  const serialFile = opts.serialFile ?? (serialDir ? `${serialDir}/${name}.serial` : undefined);
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const nic = opts.nic ?? "virtio";
   const tmp = await Deno.makeTempDir({ prefix: "mesh-qemu-" });
   const args = [
     "-name",
-    opts.name ?? `vm-${opts.mac.replaceAll(":", "")}`,
+    name,
     "-accel",
     "tcg",
     "-m",
@@ -216,6 +224,9 @@ export async function bootVm(lab: Lab, opts: BootVmOptions): Promise<BootVmResul
     await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
   }
   const stderr = (await stderrText).trim();
+  if (serialFile !== undefined) {
+    await Deno.writeTextFile(serialFile, serial.join("\n") + "\n" + (stderr ? `${stderr}\n` : ""));
+  }
   const ms = Math.round(markerMs ?? performance.now() - t0);
   return line === undefined
     ? { ok: false, serial, ms, stderr }
@@ -235,7 +246,7 @@ async function* serialLines(
   let buf = "";
   const clean = (raw: string) => {
     // deno-lint-ignore no-control-regex
-    const plain = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>c]/g, "");
+    const plain = raw.replace(/\x1b\[[0-9;?=>]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>c]/g, "");
     const parts = plain.split("\r").filter((p) => p.trim() !== "");
     // deno-lint-ignore no-control-regex
     return (parts[parts.length - 1] ?? "").replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "").trimEnd();
@@ -268,7 +279,41 @@ export function prepareBootAssets(): Promise<BootAssets> {
 }
 
 async function buildAssets(): Promise<BootAssets> {
-  const kpkg = await kernelPackage();
+  // Without the Debian mirror (offline CI, a point release not downloadable
+  // yet) an already cached kernel is as good for these tests.
+  let kpkg: string;
+  try {
+    kpkg = await kernelPackage();
+  } catch (e) {
+    const cached = cachedKernels()[0];
+    if (cached === undefined) throw e;
+    kpkg = `linux-image-${cached}`;
+  }
+  try {
+    return await buildAssetsFor(kpkg);
+  } catch (e) {
+    const kver = kpkg.replace(/^linux-image-/, "");
+    const cached = cachedKernels().find((k) => k !== kver);
+    if (cached === undefined) throw e;
+    return await buildAssetsFor(`linux-image-${cached}`);
+  }
+}
+
+/** Kernel versions with a complete kernel cache, newest name first. */
+function cachedKernels(): string[] {
+  try {
+    return [...Deno.readDirSync(CACHE_ROOT)]
+      .map((e) => e.name)
+      .filter((k) =>
+        exists(`${CACHE_ROOT}/${k}/vmlinuz`) && exists(`${CACHE_ROOT}/${k}/modules/load.order`)
+      )
+      .sort((a, b) => b.localeCompare(a, "en", { numeric: true }));
+  } catch {
+    return [];
+  }
+}
+
+async function buildAssetsFor(kpkg: string): Promise<BootAssets> {
   const kver = kpkg.replace(/^linux-image-/, "");
   const base = `${CACHE_ROOT}/${kver}`;
   await Deno.mkdir(base, { recursive: true });
