@@ -31,6 +31,15 @@ async function deno(args: string[]): Promise<{ code: number; output: string }> {
   return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
 }
 
+/** The first line that looks like an error, without ANSI colours. */
+function firstError(output: string): string {
+  // deno-lint-ignore no-control-regex
+  const lines = output.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim()).filter(
+    Boolean,
+  );
+  return lines.find((l) => /error/i.test(l)) ?? lines[0] ?? "no output";
+}
+
 async function bundle(): Promise<void> {
   await Deno.mkdir(DIST, { recursive: true });
   const r = await deno(["bundle", "--platform", "deno", "-o", `${DIST}mesh.js`, ENTRY]);
@@ -65,7 +74,7 @@ async function compile(): Promise<void> {
   }
   const why = /denort|download|dl\.deno|network|dns|connect/i.test(r.output)
     ? "deno compile could not obtain the denort runtime (no download possible here); set DENORT_BIN to a denort binary of the same Deno version"
-    : `deno compile failed: ${r.output.trim().split("\n").pop()}`;
+    : `deno compile failed: ${firstError(r.output)} (MESH_BUILD_VERBOSE=1 shows all)`;
   if (Deno.env.get("MESH_BUILD_VERBOSE")) console.error(r.output.trim());
   console.error(`build: ${why}`);
   Deno.exit(3);

@@ -85,13 +85,22 @@ Deno.test("compileOverlays: host0-example compiles into overlays GNU tar unpacks
     assert.equal(compute.get("var/lib/mesh/workloads/"), "drwxrwx--- 0/34");
     assert.equal(compute.get("usr/local/bin/kvm"), "lrwxrwxrwx 0/0 -> /usr/bin/qemu-system-x86_64");
     const plain = await listing(`${outDir}/0badc0de.tar.gz`);
-    assert.deepEqual([...plain.keys()], ["etc/", "etc/.default_boot_services", "etc/hostname"]);
+    assert.deepEqual([...plain.keys()], [
+      "etc/",
+      "etc/.default_boot_services",
+      "etc/hostname",
+      "etc/mesh/",
+      "etc/mesh/genid.sh",
+      "etc/mesh/node-id",
+    ]);
+    assert.equal(plain.get("etc/mesh/genid.sh"), "-rwxr-xr-x 0/0");
 
     // Unpack as a node's initramfs would and check contents on disk.
     const root = `${tmp}/root`;
     await Deno.mkdir(root);
     await tar(["--numeric-owner", "-xzf", `${outDir}/10eff964.tar.gz`, "-C", root]);
     assert.equal(await Deno.readTextFile(`${root}/etc/hostname`), "storage-1\n");
+    assert.equal(await Deno.readTextFile(`${root}/etc/mesh/node-id`), "10eff964\n");
     assert.equal(
       await Deno.readTextFile(`${root}/etc/motd`),
       "Welcome to a mesh node.\nRole: storage (md0 on /mnt/data).\n",

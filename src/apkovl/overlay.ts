@@ -14,6 +14,7 @@
 import type { ConfigIssue } from "../errors.ts";
 import type { Group, Machine, ManifestLine } from "../config/mod.ts";
 import { entryProblem, EntryType, type TarEntry } from "./tar.ts";
+import { NODE_ID_SHELL } from "../boot/mod.ts";
 
 /** Contents of the O/A source files, keyed by their mapped host path. */
 export type SourceFiles = ReadonlyMap<string, Uint8Array>;
@@ -121,6 +122,15 @@ class Tree {
   }
 }
 
+/** Adds a generated file unless a manifest already wrote that path. */
+function addGenerated(tree: Tree, path: string, text: string, mode: number): void {
+  if (tree.nodes.has(path) || !tree.parents(path, null)) return;
+  tree.nodes.set(path, {
+    entry: { path, type: EntryType.File, ...ROOT_DIR, mode, content: encoder.encode(text) },
+    origin: null,
+  });
+}
+
 /** Result of building one overlay: sorted entries, or issues. */
 export interface BuiltOverlay {
   readonly entries: TarEntry[];
@@ -169,6 +179,16 @@ export function buildOverlay(
       origin: world?.origin ?? null,
     });
   }
+
+  // What the node needs to know about itself: which overlay it got (its node
+  // id, or "default") and the rule to compute its own id ("genid machine 8").
+  addGenerated(tree, "etc/mesh/node-id", `${machine.id}\n`, 0o644);
+  addGenerated(
+    tree,
+    "etc/mesh/genid.sh",
+    `#!/bin/sh\n# Prints this node's mesh id (same rule as the central node).\n${NODE_ID_SHELL}\n`,
+    0o755,
+  );
 
   if (!tree.nodes.has("etc/runlevels")) {
     const existing = tree.nodes.get("etc/.default_boot_services");

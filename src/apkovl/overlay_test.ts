@@ -77,6 +77,9 @@ Deno.test("overlay: implicit parents root 0755, D sets its own mode, sorted path
   assert.deepEqual(v.paths, [
     "etc",
     "etc/.default_boot_services",
+    "etc/mesh",
+    "etc/mesh/genid.sh",
+    "etc/mesh/node-id",
     "var",
     "var/lib",
     "var/lib/vm",

@@ -68,7 +68,7 @@ export async function systemConfigure(opts: GlobalOptions): Promise<number> {
   try {
     result = await compileOverlays(host0, {
       outDir,
-      onProgress: (done, total, machine) => progress.update(done, total, machine),
+      onProgress: (done, total, machine) => progress.update(done, total, machine.folder),
     });
   } finally {
     progress.end();
