@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { formatIpv4 } from "../net/addr.ts";
 import { NodeStore, type NodeSummary, openStore, STAGES, type Store } from "../store/mod.ts";
-import { emit, type GlobalOptions, out, stateDir } from "./context.ts";
+import { emit, type GlobalOptions, stateDir } from "./context.ts";
 import { formatDelta, formatTime, renderTable } from "./format.ts";
 import { NotFoundError } from "../errors.ts";
 
