@@ -2,8 +2,9 @@
  * @module
  * Streams one file as an HTTP response: Content-Length, Accept-Ranges, a
  * single Range (206/416), ETag/Last-Modified and 304, HEAD without a body.
- * Big files are never read whole: the body is the file's own
- * readable stream (or a bounded reader for a range).
+ * Big files are never read whole: the body is the file's own readable
+ * stream, which Deno.serve recognises as resource-backed and copies natively
+ * (no JS per chunk); only ranges that stop before the end use a JS reader.
  */
 import { fileEtag, ifRangeHolds, notModified } from "./conditional.ts";
 import { decideRange } from "./range.ts";
@@ -128,6 +129,17 @@ export async function sendFile(req: Request, f: SendFile): Promise<SentFile | nu
     if (head) {
       file.close();
       return { response: new Response(null, { status: 206, headers }), bytes: 0 };
+    }
+    if (range.end === size - 1) {
+      // open-ended (resumed downloads): the file's own stream from the offset
+      // keeps Deno.serve's native resource path, no JS per chunk
+      try {
+        await file.seek(range.start, Deno.SeekMode.Start);
+      } catch {
+        file.close();
+        return null;
+      }
+      return { response: new Response(file.readable, { status: 206, headers }), bytes: length };
     }
     return {
       response: new Response(rangeStream(file, range.start, length), { status: 206, headers }),
