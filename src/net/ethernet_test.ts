@@ -22,7 +22,7 @@ Deno.test("internet checksum matches the RFC 1071 worked example", () => {
   assert.equal(internetChecksum(new Uint8Array([0x01])), ~0x0100 & 0xffff);
 });
 
-Deno.test("a known DHCP offer frame has the header checksum Wireshark shows", () => {
+Deno.test("a DHCP offer frame carries the hand-computed IPv4 header checksum", () => {
   const frame = encodeUdpFrame({
     srcMac: new Uint8Array([2, 0, 0, 0, 0, 1]),
     dstMac: BROADCAST_MAC,
