@@ -8,3 +8,4 @@ export { MIGRATIONS } from "./schema.ts";
 export { acquireStateLock, lockHolder, type StateLock } from "./lock.ts";
 export { isStage, nextStage, Stage, stageRank, STAGES } from "./stages.ts";
 export { type NodeDetail, type NodeEvent, NodeStore, type NodeSummary } from "./node_store.ts";
+export * from "./lease_store.ts";
