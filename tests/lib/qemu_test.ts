@@ -16,6 +16,7 @@ import {
   parseMarker,
   prepareBootAssets,
   qemuSkipReason,
+  startRouterAdvertiser,
 } from "./qemu.ts";
 
 const INIT = new URL("../e2e/assets/init", import.meta.url).pathname;
@@ -128,9 +129,6 @@ async function startStandIn(lab: Lab, root: string): Promise<void> {
     "log-dhcp",
     "enable-tftp",
     `tftp-root=${root}/tftp`,
-    // iPXE waits ~16 s for an IPv6 router advertisement unless one comes
-    "enable-ra",
-    "dhcp-range=::,constructor:eth0,ra-only",
     "dhcp-vendorclass=set:pxe,PXEClient",
     "dhcp-userclass=set:ipxe,iPXE",
     "dhcp-match=set:ipxe,175",
@@ -144,8 +142,6 @@ async function startStandIn(lab: Lab, root: string): Promise<void> {
     "",
   ].join("\n");
   await Deno.writeTextFile(`${root}/dnsmasq.conf`, conf);
-  const r = await lab.exec("srv", ["ip", "addr", "add", "fd77::1/64", "dev", "eth0", "nodad"]);
-  assert.equal(r.code, 0, r.stderr);
   lab.spawn("srv", ["dnsmasq", "--keep-in-foreground", `--conf-file=${root}/dnsmasq.conf`]);
   lab.spawn("srv", ["busybox", "httpd", "-f", "-p", `${SRV}:80`, "-h", `${root}/www`]);
   for (let i = 0; i < 50; i++) {
@@ -296,6 +292,7 @@ Deno.test({
         await addTap(lab, vm.tap);
       }
       await startStandIn(lab, root);
+      await startRouterAdvertiser(lab);
 
       const results = await Promise.all(
         VMS.map((vm) => bootVm(lab, { ...vm, name: vm.label, timeoutMs: 150_000 })),
@@ -315,6 +312,8 @@ Deno.test({
         assert.equal(r.fields?.marker, `${vm.label}_${token}`);
         assert.equal(r.fields?.["node-id-file"], want.id);
         assert.equal(online.includes(`id=${want.id}\n`), vm.online === true, `${vm.label} online`);
+        // iPXE configured IPv6 from the kit's router advertisements (no 16 s wait for them)
+        assert.ok(r.serial.some((l) => l.includes("net0: fd6d:6573:6800:")), `${vm.label} RA`);
         console.log(`${vm.label}: marker after ${(r.ms / 1000).toFixed(1)} s: ${r.line}`);
       }
       // The native-PXE UEFI VM really went through the firmware's own PXE: iPXE over TFTP.
