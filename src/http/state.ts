@@ -7,9 +7,12 @@
 import { nodeIdFor } from "../boot/mod.ts";
 import type { AppDeps, OverlayFile } from "./deps.ts";
 import { BoundedMap } from "./lru.ts";
+import type { CachedFile } from "./static_file.ts";
 
 /** Enough for the biggest cluster we aim at, with room for address churn. */
 export const MAP_CAPACITY = 65_536;
+/** Small files kept in memory: 2048 × 16 KiB = 32 MiB at most. */
+export const SMALL_FILES = 2048;
 
 export interface Counters {
   requests: number;
@@ -28,6 +31,8 @@ export interface HttpState {
   readonly scriptByIp: BoundedMap<string, string>;
   readonly idByMac: BoundedMap<string, string>;
   readonly macById: BoundedMap<string, string>;
+  /** Small static files by real path (at most SMALL_FILES × 16 KiB). */
+  readonly smallFiles: BoundedMap<string, CachedFile>;
   readonly counters: Counters;
 }
 
@@ -38,6 +43,7 @@ export function createState(deps: AppDeps): HttpState {
     scriptByIp: new BoundedMap(MAP_CAPACITY),
     idByMac: new BoundedMap(MAP_CAPACITY),
     macById: new BoundedMap(MAP_CAPACITY),
+    smallFiles: new BoundedMap(SMALL_FILES),
     counters: {
       requests: 0,
       bytes: 0,

@@ -70,11 +70,89 @@ function rangeStream(file: Deno.FsFile, start: number, length: number): Readable
   });
 }
 
+/** Body provider for one response: an open file or bytes held in memory. */
+interface Source {
+  close(): void;
+  whole(): BodyInit | null;
+  /** From `start` to the end; null when the file cannot seek. */
+  tail(start: number): Promise<BodyInit | null>;
+  slice(start: number, length: number): BodyInit;
+}
+
+function fileSource(file: Deno.FsFile, size: number): Source {
+  const close = () => {
+    try {
+      file.close();
+    } catch { /* already closed */ }
+  };
+  return {
+    close,
+    whole: () => (size === 0 ? (close(), null) : file.readable),
+    async tail(start) {
+      // the file's own stream keeps Deno.serve's native resource path
+      try {
+        await file.seek(start, Deno.SeekMode.Start);
+      } catch {
+        close();
+        return null;
+      }
+      return file.readable;
+    },
+    slice: (start, length) => rangeStream(file, start, length),
+  };
+}
+
+function bytesSource(bytes: Uint8Array<ArrayBuffer>): Source {
+  return {
+    close() {},
+    whole: () => bytes,
+    tail: (start) => Promise.resolve(bytes.subarray(start)),
+    slice: (start, length) => bytes.subarray(start, start + length),
+  };
+}
+
+/** Files up to this size are kept in memory (validated by size and mtime on every request). */
+export const SMALL_FILE_MAX = 16 * 1024;
+
+/** A small file held in memory. */
+export interface CachedFile {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly bytes: Uint8Array<ArrayBuffer>;
+}
+
+/** Where small files are cached: keyed by real path. */
+export interface SmallFileCache {
+  get(path: string): CachedFile | undefined;
+  set(path: string, value: CachedFile): void;
+}
+
 /**
  * Answers GET/HEAD for `f`. Returns null when the file cannot be opened (gone
- * since it was resolved), so the caller can answer 404.
+ * since it was resolved), so the caller can answer 404. With `stat` (what the
+ * resolver just saw) and a cache, small files are answered from memory.
  */
-export async function sendFile(req: Request, f: SendFile): Promise<SentFile | null> {
+export async function sendFile(
+  req: Request,
+  f: SendFile,
+  small?: { cache: SmallFileCache; size: number; mtime: Date | null },
+): Promise<SentFile | null> {
+  if (small !== undefined && small.size <= SMALL_FILE_MAX && small.mtime !== null) {
+    const mtimeMs = small.mtime.getTime();
+    let hit = small.cache.get(f.path);
+    if (hit === undefined || hit.size !== small.size || hit.mtimeMs !== mtimeMs) {
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await Deno.readFile(f.path);
+      } catch {
+        return null;
+      }
+      hit = { size: bytes.length, mtimeMs, bytes };
+      // a file that changed while we read it is served but not kept
+      if (bytes.length === small.size) small.cache.set(f.path, hit);
+    }
+    return respond(req, f, hit.size, small.mtime, bytesSource(hit.bytes));
+  }
   let file: Deno.FsFile;
   try {
     file = await Deno.open(f.path, { read: true });
@@ -89,8 +167,16 @@ export async function sendFile(req: Request, f: SendFile): Promise<SentFile | nu
     file.close();
     return null;
   }
-  const size = info.size;
-  const mtime = info.mtime;
+  return respond(req, f, info.size, info.mtime, fileSource(file, info.size));
+}
+
+async function respond(
+  req: Request,
+  f: SendFile,
+  size: number,
+  mtime: Date | null,
+  src: Source,
+): Promise<SentFile | null> {
   const etag = f.etag ?? fileEtag(size, mtime);
   const headers = new Headers({
     "content-type": f.contentType,
@@ -108,7 +194,7 @@ export async function sendFile(req: Request, f: SendFile): Promise<SentFile | nu
       mtime,
     )
   ) {
-    file.close();
+    src.close();
     return { response: new Response(null, { status: 304, headers }), bytes: 0 };
   }
 
@@ -116,7 +202,7 @@ export async function sendFile(req: Request, f: SendFile): Promise<SentFile | nu
     ? decideRange(h.get("range"), size)
     : { kind: "full" as const };
   if (range.kind === "unsatisfiable") {
-    file.close();
+    src.close();
     headers.set("content-range", `bytes */${size}`);
     headers.set("content-length", "0");
     return { response: new Response(null, { status: 416, headers }), bytes: 0 };
@@ -127,35 +213,24 @@ export async function sendFile(req: Request, f: SendFile): Promise<SentFile | nu
     headers.set("content-range", `bytes ${range.start}-${range.end}/${size}`);
     headers.set("content-length", String(length));
     if (head) {
-      file.close();
+      src.close();
       return { response: new Response(null, { status: 206, headers }), bytes: 0 };
     }
     if (range.end === size - 1) {
-      // open-ended (resumed downloads): the file's own stream from the offset
-      // keeps Deno.serve's native resource path, no JS per chunk
-      try {
-        await file.seek(range.start, Deno.SeekMode.Start);
-      } catch {
-        file.close();
-        return null;
-      }
-      return { response: new Response(file.readable, { status: 206, headers }), bytes: length };
+      // open-ended (resumed downloads)
+      const body = await src.tail(range.start);
+      if (body === null) return null;
+      return { response: new Response(body, { status: 206, headers }), bytes: length };
     }
     return {
-      response: new Response(rangeStream(file, range.start, length), { status: 206, headers }),
+      response: new Response(src.slice(range.start, length), { status: 206, headers }),
       bytes: length,
     };
   }
   headers.set("content-length", String(size));
   if (head) {
-    file.close();
+    src.close();
     return { response: new Response(null, { status: 200, headers }), bytes: 0 };
   }
-  return {
-    response: new Response(size === 0 ? (file.close(), null) : file.readable, {
-      status: 200,
-      headers,
-    }),
-    bytes: size,
-  };
+  return { response: new Response(src.whole(), { status: 200, headers }), bytes: size };
 }

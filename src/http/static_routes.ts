@@ -76,7 +76,7 @@ async function answer(
     contentType: contentTypeFor(found.rel),
     // mirror files are immutable once published; everything else revalidates
     ...(prefix === "/alpine/" ? { cacheControl: "public, max-age=3600" } : {}),
-  });
+  }, { cache: state.smallFiles, size: found.size, mtime: found.mtime });
   if (sent === null) return c.notFound();
   c.set("bytes", sent.bytes);
   const ip = clientIp(c);

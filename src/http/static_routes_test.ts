@@ -185,3 +185,19 @@ Deno.test("static: a 64 MiB file streams without being read whole", async () => 
   assert.equal(total, size);
   assert.ok(largest <= 16 * 1024 * 1024, `chunk of ${largest} bytes`);
 });
+
+Deno.test("static: small files come from memory, ranged alike, and a changed file is re-read", async () => {
+  await using f = await makeFixture();
+  const apk = "/alpine/v3.20/main/x86_64/busybox-1.36.1-r0.apk";
+  assert.deepEqual(await bytes(await f.req(apk)), f.files.apk);
+  const part = await f.req(apk, range("bytes=10-19"));
+  assert.equal(part.status, 206);
+  assert.deepEqual(await bytes(part), f.files.apk.subarray(10, 20));
+  const tail = await f.req(apk, range("bytes=4000-"));
+  assert.deepEqual(await bytes(tail), f.files.apk.subarray(4000));
+  const path = `${f.dir}/boot/menu.ipxe`;
+  assert.equal(await (await f.req("/boot/menu.ipxe")).text(), "#!ipxe\n");
+  await Deno.writeTextFile(path, "#!ipxe\necho changed\n");
+  await Deno.utime(path, new Date(), new Date(Date.now() + 5000));
+  assert.equal(await (await f.req("/boot/menu.ipxe")).text(), "#!ipxe\necho changed\n");
+});
