@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { nodeIdFor } from "../../src/boot/mod.ts";
-import { createLab, hasCommand, type Lab, labSkipReason } from "./netns.ts";
+import { createLab, hasCommand, type Lab, labSkipReason, run } from "./netns.ts";
 import {
   addTap,
   bootVm,
@@ -322,5 +322,27 @@ Deno.test({
     } finally {
       await Deno.remove(root, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "qemu kit: a VM that never prints the marker is killed at the timeout",
+  ignore: labSkipReason() !== null || qemuSkipReason() !== null,
+  async fn() {
+    await using lab = await createLab("qt", []);
+    await addTap(lab, "tnone");
+    // no DHCP server on this switch: iPXE keeps trying until the kit gives up
+    const r = await bootVm(lab, {
+      firmware: "bios",
+      mac: "52:54:00:77:09:01",
+      tap: "tnone",
+      timeoutMs: 6_000,
+    });
+    assert.equal(r.ok, false);
+    assert.equal(r.line, undefined);
+    assert.ok(r.serial.some((l) => l.includes("iPXE")), r.serial.join("\n"));
+    assert.match(r.serial[0] ?? "", /^\[ +\d+\.\d\d\] \S/);
+    const left = await run(["ip", "netns", "pids", lab.ns("sw")]);
+    assert.equal(left.stdout.trim(), "", "QEMU is gone when bootVm returns");
   },
 });
