@@ -30,6 +30,15 @@
  *   `uefiNativePxe: true` OVMF's own PXE (`romfile=`), which must be handed
  *   snponly.efi/ipxe.efi over TFTP (arch 7) before iPXE fetches the script.
  *   `nic: "e1000"` works with BIOS (OVMF has no native e1000 driver).
+ *   Result: `ok`, `line`, `fields` (parsed marker line), `serial` ("[ 12.34]
+ *   text", seconds since QEMU start), `ms` (QEMU start → marker), `stderr`.
+ *   `serialFile` (or env MESH_QEMU_SERIAL_DIR) also writes the console to disk.
+ *   Several VMs may boot at once in one lab (one tap each); budget ~10 s per
+ *   BIOS and ~15 s per UEFI VM on an idle 2-core box, 2-3x that under load.
+ * - Useful facts for the server under test: iPXE waits 2 s for proxyDHCP
+ *   offers unless the reply carries option 175.176 = 1; relative names in a
+ *   script resolve against the script's URL; the guest's udhcpc sends vendor
+ *   class "udhcp 1.35.0" and no user class (a plain lease is right for it).
  * - `startRouterAdvertiser(lab)` — IPv6 router advertisements on the switch
  *   (dnsmasq, RA only, in `lab.ns("sw")`). iPXE otherwise waits ~16 s for
  *   IPv6 autoconfiguration on every "Configuring (net0)"; call it once per lab
