@@ -56,7 +56,7 @@ export function nodeIdFor(ids: { uuid?: string | null; mac?: string | null }): N
  * the interface in $IF (default eth0). Kept byte-compatible with `nodeIdFor`;
  * a test runs it under busybox sh against the TypeScript rule.
  */
-export const NODE_ID_SHELL = `u=$(tr A-F a-f </sys/class/dmi/id/product_uuid 2>/dev/null); ` +
+export const NODE_ID_SHELL = `u=$(tr A-F a-f 2>/dev/null </sys/class/dmi/id/product_uuid); ` +
   `case "$u" in ""|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff) ` +
   `s="mac:$(tr A-F a-f </sys/class/net/\${IF:-eth0}/address)";; *) s="uuid:$u";; esac; ` +
   `printf %s "$s" | sha256sum | cut -c1-8`;

@@ -37,9 +37,11 @@ Deno.test("canonicalUuid() rejects all-zero, all-ff and malformed UUIDs", () => 
 
 async function shellId(dir: string): Promise<string> {
   // The one-liner reads sysfs; point it at files the test controls.
+  // (stderr is checked too: a missing DMI file must not print noise.)
   const script = NODE_ID_SHELL.replaceAll("/sys/class/dmi/id/product_uuid", `${dir}/product_uuid`)
     .replaceAll("/sys/class/net/", `${dir}/net/`);
-  const out = await new Deno.Command("sh", { args: ["-c", script], stdout: "piped" }).output();
+  const out = await new Deno.Command("sh", { args: ["-c", script], stdout: "piped", stderr: "piped" }).output();
+  assert.equal(new TextDecoder().decode(out.stderr), "");
   return new TextDecoder().decode(out.stdout).trim();
 }
 

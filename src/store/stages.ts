@@ -30,11 +30,16 @@ export function isStage(text: string): text is Stage {
 }
 
 /**
- * The node's stage after an event. A `discovered` event (a firmware's first
- * DISCOVER) begins a new boot; any other event only moves the stage forward,
- * since one boot sends DHCP three times (ROM, iPXE, initramfs).
+ * The node's stage after an event. Events only move the stage forward, since
+ * one boot sends DHCP up to three times (firmware, chained iPXE, initramfs).
+ * A `discovered` event (a PXE DISCOVER) begins a new boot only once the node
+ * got as far as its boot script: before that it is the chained iPXE of the
+ * same boot (firmware → undionly.kpxe/snponly.efi → iPXE DISCOVERs again).
  */
 export function nextStage(current: Stage | null, event: Stage): { stage: Stage; newBoot: boolean } {
-  if (current === null || event === Stage.Discovered) return { stage: event, newBoot: true };
+  if (current === null) return { stage: event, newBoot: true };
+  if (event === Stage.Discovered && stageRank(current) >= stageRank(Stage.Script)) {
+    return { stage: event, newBoot: true };
+  }
   return { stage: stageRank(event) > stageRank(current) ? event : current, newBoot: false };
 }

@@ -92,10 +92,11 @@ Deno.test("NodeStore follows a boot through its stages and adopts MAC-only event
       at: 1200,
       detail: { file: "undionly.kpxe" },
     });
+    reg.record({ mac, stage: Stage.Discovered, source: "dhcp", at: 1250 }); // the chained iPXE
     let list = reg.list();
     assert.equal(list.length, 1);
     assert.equal(list[0]!.id, null, "not identified before the boot script");
-    assert.equal(list[0]!.stage, Stage.Firmware);
+    assert.equal(list[0]!.stage, Stage.Firmware, "iPXE's DISCOVER after the firmware file is the same boot");
 
     reg.record({
       nodeId: "abcd1234",
@@ -119,7 +120,7 @@ Deno.test("NodeStore follows a boot through its stages and adopts MAC-only event
     assert.equal(n.machine, "default");
     assert.equal(n.firstSeen, 1000, "first seen at the firmware DISCOVER, before it identified");
     assert.deepEqual(n.stages, {
-      discovered: 1000,
+      discovered: 1250,
       dhcp: 1350,
       firmware: 1200,
       script: 1300,
@@ -129,7 +130,7 @@ Deno.test("NodeStore follows a boot through its stages and adopts MAC-only event
     });
     const d = reg.get(mac);
     assert.equal(d?.id, "abcd1234");
-    assert.equal(d?.events.length, 8);
+    assert.equal(d?.events.length, 9);
     assert.deepEqual(d?.events[2]?.detail, { file: "undionly.kpxe" });
 
     // A new firmware DISCOVER starts a new boot: old stage times drop out.
