@@ -2,8 +2,10 @@
  * @module
  * Read-only JSON for the CLI and the status page, plus health and metrics.
  */
-import type { Hono } from "hono";
-import type { HttpEnv } from "./context.ts";
+import type { Context, Hono } from "hono";
+import { isNodeId } from "../boot/mod.ts";
+import { Stage } from "../store/mod.ts";
+import { clientIp, type HttpEnv } from "./context.ts";
 import type { HttpState } from "./state.ts";
 
 function metricsText(state: HttpState): string {
@@ -33,6 +35,25 @@ export function mountApiRoutes(app: Hono<HttpEnv>, state: HttpState): void {
     (c) => c.text(metricsText(state), 200, { "content-type": "text/plain; version=0.0.4" }),
   );
   app.get("/api/v1/nodes", (c) => c.json(state.deps.registry.list()));
+  // A booted node reports in (its overlay's local.d script, or the e2e init):
+  // the last stage of a boot. GET as well as POST, because busybox wget in an
+  // initramfs or a minimal overlay can only GET.
+  const online = (c: Context<HttpEnv>) => {
+    const id = c.req.query("id") ?? "";
+    if (!isNodeId(id)) return c.json({ error: "id must be 8 lower-case hex characters" }, 400);
+    c.set("nodeId", id);
+    const ip = clientIp(c);
+    state.deps.registry.record({
+      nodeId: id,
+      ...(ip !== undefined ? { ip } : {}),
+      stage: Stage.Online,
+      source: "node",
+      at: (state.deps.clock ?? Date.now)(),
+    });
+    return c.body(null, 204);
+  };
+  app.get("/api/v1/report/online", online);
+  app.post("/api/v1/report/online", online);
   app.get("/api/v1/nodes/:id", (c) => {
     const id = c.req.param("id");
     const node = state.deps.registry.get(id);

@@ -66,3 +66,19 @@ Deno.test("access log: one structured line per request, with node id when known"
     await reset();
   }
 });
+
+Deno.test("api: a node reports online by id (GET or POST); a bad id is 400", async () => {
+  await using f = await makeFixture();
+  await (await f.req(`/boot.ipxe?mac=${NODE_MAC}&uuid=${NODE_UUID}`)).text();
+  const r = await f.req(`/api/v1/report/online?id=${NODE_ID}`);
+  assert.equal(r.status, 204);
+  const p = await f.req(`/api/v1/report/online?id=${NODE_ID}`, { method: "POST" });
+  assert.equal(p.status, 204);
+  const node = await (await f.req(`/api/v1/nodes/${NODE_ID}`)).json();
+  assert.equal(node.stage, "online");
+  for (const bad of ["", "XYZ", "0123456789", "DEADBEEF"]) {
+    const b = await f.req(`/api/v1/report/online?id=${bad}`);
+    assert.equal(b.status, 400, bad);
+    await b.body?.cancel();
+  }
+});
