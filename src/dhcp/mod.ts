@@ -1,9 +1,10 @@
 /**
  * @module
  * DHCP: wire codec, option accessors, client classification, the
- * authoritative responder and its lease pool (all pure). A server loop
- * decodes, calls `respond`, commits the returned lease changes in one
- * transaction, encodes and sends.
+ * authoritative responder and its lease pool (all pure). The server loop
+ * (server.ts, I/O) decodes, calls `respond`, commits the returned lease
+ * changes in one transaction, encodes and sends; `startDhcpService`
+ * (service.ts) is what the daemon starts.
  */
 export * from "./constants.ts";
 export * from "./options.ts";
@@ -17,3 +18,15 @@ export * from "./leases.ts";
 export * from "./reply.ts";
 export * from "./boot_reply.ts";
 export * from "./authoritative.ts";
+// I/O shells (sockets are opened only when started).
+export {
+  type DhcpResponder,
+  type DhcpServerHandle,
+  type DhcpServerOptions,
+  type DhcpServerStats,
+  type LeaseWriter,
+  sendTarget,
+  type ServerInterface,
+  startDhcpServer,
+} from "./server.ts";
+export * from "./service.ts";

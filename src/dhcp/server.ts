@@ -2,56 +2,45 @@
  * @module
  * The DHCP server loop (I/O shell). Per interface: receive a burst of
  * requests → decode (a DecodeError is counted and logged at debug) → ask the
- * pure responder → persist the lease changes of the whole burst in one
- * commit → send the replies whose changes are durable. No packet can stop the
+ * pure responder (authoritative.ts: its `Decision`, `RequestContext` and
+ * `LeaseChange` types) → persist the lease changes of the whole burst in one
+ * commit → send the replies whose changes are durable, to the RFC 2131 §4.1
+ * destination the responder chose (destination.ts). No packet can stop the
  * loop: every step of every packet is guarded.
  */
 import { getLogger } from "@logtape/logtape";
 import { DecodeError } from "../errors.ts";
 import {
   type Cidr,
+  cidrBroadcast,
+  cidrContains,
   type DhcpDatagram,
   DhcpTransport,
   formatIpv4,
   type SendTarget,
 } from "../net/mod.ts";
-import type { LeaseRow, LeaseStore } from "../store/lease_store.ts";
+import type { Decision, RequestContext } from "./authoritative.ts";
 import { ConflictProbe } from "./conflict_probe.ts";
-import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT, MessageType, Opt } from "./constants.ts";
-import { decodePacket, type DhcpPacket, encodePacket, wantsBroadcast } from "./packet.ts";
+import { DHCP_CLIENT_PORT, MessageType, Opt } from "./constants.ts";
+import type { Destination } from "./destination.ts";
+import type { LeaseChange } from "./lease_types.ts";
+import { decodePacket, type DhcpPacket, encodePacket } from "./packet.ts";
 
 const log = getLogger(["mesh", "dhcp"]);
 
-/** What the loop knows about where a request came from. */
-export interface RequestContext {
-  readonly ifname: string;
-  readonly segment: string;
-  /** Our address on the ingress interface (u32). */
-  readonly serverIp: number;
-  readonly subnet: Cidr;
-  /** Unix ms. */
-  readonly now: number;
-}
-
-/** A responder's answer to one request. */
-export interface DhcpDecision {
-  readonly kind: "reply" | "ignore";
-  /** Why: shown in debug logs and counted for ignores. */
-  readonly reason: string;
-  readonly reply?: DhcpPacket;
-  /** Rows that must be durable before `reply` leaves. */
-  readonly changes?: readonly LeaseRow[];
-  /** Probe this address with ARP before sending (an OFFER of an address never seen in use). */
-  readonly probe?: number;
-}
-
-/** The pure decision maker the loop drives (authoritative or proxy). */
+/** The pure decision maker the loop drives (the authoritative responder satisfies it). */
 export interface DhcpResponder {
-  respond(req: DhcpPacket, ctx: RequestContext): DhcpDecision;
-  /** ARP showed `ip` in use by someone else: quarantine it; returns rows to persist. */
-  conflict?(ip: number, ctx: RequestContext): readonly LeaseRow[];
-  /** The expiry sweep marked these rows expired in the database. */
-  expired?(rows: readonly LeaseRow[]): void;
+  respond(req: DhcpPacket, ctx: RequestContext): Decision;
+  /** An ARP probe found `ip` in use: quarantine it; returns rows to persist. */
+  probeFailed?(segment: string, ip: number, now: number, mac?: string): readonly LeaseChange[];
+  /** Marks overdue bound leases expired; returns rows to persist. */
+  expireDue?(now: number): readonly LeaseChange[];
+}
+
+/** Where lease changes go (store/lease_store.ts's LeaseStore). */
+export interface LeaseWriter {
+  /** Writes rows in one transaction; returns once they are durable, throws otherwise. */
+  writeNow(rows: readonly LeaseChange[]): void;
 }
 
 export interface ServerInterface {
@@ -67,21 +56,30 @@ export interface DhcpServerOptions {
   readonly interfaces: readonly ServerInterface[];
   readonly responder: DhcpResponder;
   /** Where leases go; without it nothing is persisted (tests of the loop only). */
-  readonly store?: LeaseStore;
+  readonly store?: LeaseWriter;
   readonly signal?: AbortSignal;
   /** ARP-probe fresh addresses before offering them. */
   readonly probe?: boolean;
   readonly probeTimeoutMs?: number;
   /** Injected clock (unix ms). */
   readonly now?: () => number;
-  /** How often expired leases are swept. */
+  /** How often overdue leases are marked expired. */
   readonly sweepMs?: number;
+  /**
+   * Called once per request with its final decision, after the reply (if
+   * any) was sent (`sent`) and the changes committed. Must be cheap and must
+   * not throw (errors are caught and counted).
+   */
+  readonly onDecision?: (req: DhcpPacket, d: Decision, sent: boolean, ctx: RequestContext) => void;
 }
 
 /** Counters, all monotonic. */
 export interface DhcpServerStats {
   received: number;
   replied: number;
+  offers: number;
+  acks: number;
+  naks: number;
   dropped: {
     /** DecodeError: not a DHCP message we can read. */
     malformed: number;
@@ -93,6 +91,8 @@ export interface DhcpServerStats {
     sendFailures: number;
     /** Frames on port 67 that were not valid IPv4/UDP. */
     badFrames: number;
+    /** Replies held back because their lease changes could not be committed. */
+    notDurable: number;
   };
   /** Ignore reasons and how often each happened (bounded set). */
   ignoreReasons: Record<string, number>;
@@ -109,37 +109,58 @@ export interface DhcpServerHandle {
   readonly done: Promise<void>;
 }
 
-/**
- * Where a reply goes (RFC 2131 §4.1): to the relay when giaddr is set; to
- * ciaddr when the client has an address; NAKs and broadcast-flagged requests
- * to everyone; otherwise straight to chaddr at yiaddr.
- */
-export function replyTarget(req: DhcpPacket, reply: DhcpPacket): SendTarget {
-  if (req.giaddr !== 0) return { kind: "unicast", ip: req.giaddr, port: DHCP_SERVER_PORT };
-  const type = reply.options.get(Opt.MessageType)?.[0];
-  if (type === MessageType.Nak) return { kind: "broadcast", port: DHCP_CLIENT_PORT };
-  if (req.ciaddr !== 0) return { kind: "unicast", ip: req.ciaddr, port: DHCP_CLIENT_PORT };
-  if (wantsBroadcast(req) || reply.yiaddr === 0 || req.hlen !== 6) {
-    return { kind: "broadcast", port: DHCP_CLIENT_PORT };
+const BROADCAST_TARGET: SendTarget = { kind: "broadcast", port: DHCP_CLIENT_PORT };
+
+/** Maps the responder's RFC 2131 §4.1 destination onto the transport's send target. */
+export function sendTarget(req: DhcpPacket, dest: Destination): SendTarget {
+  switch (dest.kind) {
+    case "relay":
+      return { kind: "unicast", ip: dest.ip, port: dest.port };
+    case "unicast":
+      // The client has an address: the kernel routes and resolves it.
+      return { kind: "unicast", ip: dest.ip, port: DHCP_CLIENT_PORT };
+    case "broadcast":
+      return BROADCAST_TARGET;
+    case "link":
+      // dest.mac is chaddr's first six bytes (the responder only serves Ethernet).
+      return { kind: "link", mac: req.chaddr.subarray(0, 6), ip: dest.ip, port: DHCP_CLIENT_PORT };
   }
-  return { kind: "link", mac: req.chaddr.subarray(0, 6), ip: reply.yiaddr, port: DHCP_CLIENT_PORT };
 }
 
 const MAX_REASONS = 64;
 
 interface Outgoing {
   readonly req: DhcpPacket;
-  readonly reply: DhcpPacket;
-  readonly changes: readonly LeaseRow[];
+  readonly d: Decision & { kind: "reply" };
+  readonly ctx: RequestContext;
 }
 
-/** Starts one loop per interface. Throws when a socket cannot be opened. */
+/** Per-interface facts the loop builds request contexts from. */
+interface Link {
+  readonly itf: ServerInterface;
+  readonly segment: string;
+  readonly broadcastIp: number;
+  readonly transport: DhcpTransport;
+  readonly probe: ConflictProbe | undefined;
+}
+
+/** Starts one loop per interface. Throws an Error naming the interface when a socket cannot be opened. */
 export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
   const now = opts.now ?? Date.now;
   const stats: DhcpServerStats = {
     received: 0,
     replied: 0,
-    dropped: { malformed: 0, ignored: 0, errors: 0, sendFailures: 0, badFrames: 0 },
+    offers: 0,
+    acks: 0,
+    naks: 0,
+    dropped: {
+      malformed: 0,
+      ignored: 0,
+      errors: 0,
+      sendFailures: 0,
+      badFrames: 0,
+      notDurable: 0,
+    },
     ignoreReasons: {},
     commits: 0,
     probes: 0,
@@ -147,31 +168,54 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
   };
   const ctl = new AbortController();
   opts.signal?.addEventListener("abort", () => ctl.abort(), { once: true });
-  const transports: DhcpTransport[] = [];
-  const probes: ConflictProbe[] = [];
+  const links: Link[] = [];
   try {
     for (const itf of opts.interfaces) {
-      transports.push(DhcpTransport.open({ ifname: itf.name, serverIp: itf.serverIp }));
-      if (opts.probe) {
-        probes.push(new ConflictProbe({ ifname: itf.name, timeoutMs: opts.probeTimeoutMs ?? 300 }));
+      let transport: DhcpTransport;
+      let probe: ConflictProbe | undefined;
+      try {
+        transport = DhcpTransport.open({ ifname: itf.name, serverIp: itf.serverIp });
+      } catch (e) {
+        throw new Error(`dhcp: cannot open sockets on interface ${itf.name}: ${errText(e)}`, {
+          cause: e,
+        });
       }
+      try {
+        if (opts.probe) {
+          probe = new ConflictProbe({ ifname: itf.name, timeoutMs: opts.probeTimeoutMs ?? 300 });
+        }
+      } catch (e) {
+        transport.close();
+        throw new Error(`dhcp: cannot open the ARP probe on interface ${itf.name}: ${errText(e)}`, {
+          cause: e,
+        });
+      }
+      links.push({
+        itf,
+        segment: itf.segment ?? itf.name,
+        broadcastIp: cidrBroadcast(itf.subnet),
+        transport,
+        probe,
+      });
     }
   } catch (e) {
-    for (const t of transports) t.close();
-    for (const p of probes) p.close();
+    for (const l of links) {
+      l.transport.close();
+      l.probe?.close();
+    }
     throw e;
   }
 
   function countIgnore(reason: string): void {
     stats.dropped.ignored++;
-    // Reasons are short fixed phrases; the cap protects against one that embeds data.
+    // Reasons may embed addresses; the cap keeps the table small.
     const key = reason.length > 60 ? reason.slice(0, 60) : reason;
     if (key in stats.ignoreReasons || Object.keys(stats.ignoreReasons).length < MAX_REASONS) {
       stats.ignoreReasons[key] = (stats.ignoreReasons[key] ?? 0) + 1;
     }
   }
 
-  function persist(rows: readonly LeaseRow[]): boolean {
+  function persist(rows: readonly LeaseChange[]): boolean {
     if (!opts.store || rows.length === 0) return true;
     try {
       opts.store.writeNow(rows);
@@ -179,170 +223,211 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
       return true;
     } catch (e) {
       stats.dropped.errors++;
-      log.error("lease commit failed", { error: String(e), rows: rows.length });
+      log.error("lease commit failed", { error: errText(e), rows: rows.length });
       return false;
     }
   }
 
-  function send(t: DhcpTransport, o: Outgoing): void {
+  function notify(req: DhcpPacket, d: Decision, sent: boolean, ctx: RequestContext): void {
+    if (opts.onDecision === undefined) return;
     try {
-      const ok = t.send(encodePacket(o.reply), replyTarget(o.req, o.reply));
-      if (ok) stats.replied++;
-      else stats.dropped.sendFailures++;
+      opts.onDecision(req, d, sent, ctx);
     } catch (e) {
       stats.dropped.errors++;
-      log.warn("send failed", { error: String(e) });
+      log.warn("decision hook failed", { error: errText(e) });
     }
   }
 
-  /** Runs the responder for one datagram; returns what to send, if anything. */
-  function decide(
-    dg: DhcpDatagram,
-    ctx: RequestContext,
-  ): { req: DhcpPacket; d: DhcpDecision } | null {
-    let req: DhcpPacket;
+  function send(link: Link, o: Outgoing): boolean {
+    let ok = false;
     try {
-      req = decodePacket(dg.data);
+      ok = link.transport.send(encodePacket(o.d.packet), sendTarget(o.req, o.d.destination));
+      if (ok) {
+        stats.replied++;
+        const type = o.d.packet.options.get(Opt.MessageType)?.[0];
+        if (type === MessageType.Offer) stats.offers++;
+        else if (type === MessageType.Ack) stats.acks++;
+        else if (type === MessageType.Nak) stats.naks++;
+      } else stats.dropped.sendFailures++;
+    } catch (e) {
+      stats.dropped.errors++;
+      log.warn("send failed", { error: errText(e) });
+    }
+    notify(o.req, o.d, ok, o.ctx);
+    return ok;
+  }
+
+  function decode(dg: DhcpDatagram): DhcpPacket | null {
+    try {
+      return decodePacket(dg.data);
     } catch (e) {
       stats.dropped.malformed++;
       if (e instanceof DecodeError) {
-        log.debug("malformed request", {
-          field: e.field,
-          offset: e.offset,
-          from: formatIpv4(dg.srcIp),
-        });
+        if (log.isEnabledFor("debug")) {
+          log.debug("malformed request", {
+            field: e.field,
+            offset: e.offset,
+            from: formatIpv4(dg.srcIp),
+          });
+        }
       } else {
         stats.dropped.errors++;
-        log.warn("decode crashed", { error: String(e) });
+        log.warn("decode crashed", { error: errText(e) });
       }
-      return null;
-    }
-    try {
-      const d = opts.responder.respond(req, ctx);
-      log.debug("decision", {
-        kind: d.kind,
-        reason: d.reason,
-        xid: req.xid,
-        iface: ctx.ifname,
-        yiaddr: d.reply ? formatIpv4(d.reply.yiaddr) : undefined,
-      });
-      if (d.kind === "ignore" || !d.reply) countIgnore(d.reason);
-      return { req, d };
-    } catch (e) {
-      stats.dropped.errors++;
-      log.warn("responder failed", { error: String(e), xid: req.xid });
       return null;
     }
   }
 
+  function decide(req: DhcpPacket, ctx: RequestContext): Decision | null {
+    try {
+      const d = opts.responder.respond(req, ctx);
+      if (log.isEnabledFor("debug")) {
+        log.debug("decision", {
+          kind: d.kind,
+          reason: d.reason,
+          xid: req.xid,
+          segment: ctx.segment,
+          via: ctx.receivedVia,
+          ...(d.kind === "reply" ? { yiaddr: formatIpv4(d.packet.yiaddr) } : {}),
+        });
+      }
+      if (d.kind === "ignore") countIgnore(d.reason);
+      return d;
+    } catch (e) {
+      stats.dropped.errors++;
+      log.warn("responder failed", { error: errText(e), xid: req.xid });
+      return null;
+    }
+  }
+
+  /** Offers an address only after ARP showed nobody uses it; on conflict picks another. */
   async function probeThenSend(
-    t: DhcpTransport,
-    probe: ConflictProbe,
+    link: Link,
     req: DhcpPacket,
-    d: DhcpDecision,
+    d: Decision & { kind: "reply"; probe: number },
     ctx: RequestContext,
     attempt: number,
   ): Promise<void> {
     try {
       stats.probes++;
-      const inUse = await probe.inUse(d.probe!);
+      const inUse = await link.probe!.inUse(d.probe);
+      if (ctl.signal.aborted) return;
       if (!inUse) {
-        if (persist(d.changes ?? [])) send(t, { req, reply: d.reply!, changes: d.changes ?? [] });
+        if (persist(d.changes)) send(link, { req, d, ctx });
+        else stats.dropped.notDurable++;
         return;
       }
       stats.conflicts++;
-      log.info("address in use, skipping", { ip: formatIpv4(d.probe!), iface: ctx.ifname });
-      persist(opts.responder.conflict?.(d.probe!, ctx) ?? []);
-      if (attempt >= 3) return; // the client retries; do not probe forever
-      const next = opts.responder.respond(req, { ...ctx, now: now() });
-      if (next.kind !== "reply" || !next.reply) return countIgnore(next.reason);
-      if (next.probe !== undefined) return probeThenSend(t, probe, req, next, ctx, attempt + 1);
-      if (persist(next.changes ?? [])) {
-        send(t, { req, reply: next.reply, changes: next.changes ?? [] });
+      log.info("address in use, offering another", {
+        ip: formatIpv4(d.probe),
+        iface: link.itf.name,
+      });
+      const at = now();
+      persist(opts.responder.probeFailed?.(ctx.segment, d.probe, at) ?? []);
+      // Bounded: after a few conflicts in a row the client's retransmission tries again.
+      if (attempt >= 3) return countIgnore("ARP conflicts on consecutive offers");
+      const retryCtx = { ...ctx, now: at };
+      const next = decide(req, retryCtx);
+      if (next === null) return;
+      if (next.kind === "reply" && next.probe !== undefined && wantsProbe(link, next.probe)) {
+        return probeThenSend(link, req, { ...next, probe: next.probe }, retryCtx, attempt + 1);
       }
+      const durable = persist(next.changes);
+      if (next.kind !== "reply") return notify(req, next, false, retryCtx);
+      if (durable || next.changes.length === 0) send(link, { req, d: next, ctx: retryCtx });
+      else stats.dropped.notDurable++;
     } catch (e) {
       stats.dropped.errors++;
-      log.warn("probe failed", { error: String(e) });
+      log.warn("probe failed", { error: errText(e) });
     }
   }
 
-  async function loop(
-    t: DhcpTransport,
-    itf: ServerInterface,
-    probe: ConflictProbe | undefined,
-  ): Promise<void> {
-    const segment = itf.segment ?? itf.name;
+  /** Only addresses on the ingress link can be probed (relayed subnets are elsewhere). */
+  function wantsProbe(link: Link, ip: number): boolean {
+    return link.probe !== undefined && cidrContains(link.itf.subnet, ip);
+  }
+
+  async function loop(link: Link): Promise<void> {
+    const { transport, itf } = link;
     while (!ctl.signal.aborted) {
       let batch: DhcpDatagram[];
       try {
-        batch = await t.receive(250);
+        batch = await transport.receive(250);
       } catch (e) {
         stats.dropped.errors++;
-        log.error("receive failed", { error: String(e), iface: itf.name });
+        log.error("receive failed", { error: errText(e), iface: itf.name });
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
       if (batch.length === 0) continue;
-      const ctx: RequestContext = {
-        ifname: itf.name,
-        segment,
+      const t = now();
+      const base = {
+        segment: link.segment,
         serverIp: itf.serverIp,
-        subnet: itf.subnet,
-        now: now(),
+        ifaceSubnet: itf.subnet,
+        now: t,
       };
+      const viaBroadcast: RequestContext = { ...base, receivedVia: "broadcast" };
+      const viaUnicast: RequestContext = { ...base, receivedVia: "unicast" };
       const out: Outgoing[] = [];
-      const rows: LeaseRow[] = [];
+      const rows: LeaseChange[] = [];
+      const silent: { req: DhcpPacket; d: Decision; ctx: RequestContext }[] = [];
       for (const dg of batch) {
         stats.received++;
-        const r = decide(dg, ctx);
-        if (!r) continue;
-        if (r.d.kind !== "reply" || !r.d.reply) {
+        const req = decode(dg);
+        if (req === null) continue;
+        const ctx = dg.dstIp === 0xffffffff || dg.dstIp === link.broadcastIp
+          ? viaBroadcast
+          : viaUnicast;
+        const d = decide(req, ctx);
+        if (d === null) continue;
+        if (d.kind !== "reply") {
           // RELEASE and DECLINE: no reply, but the lease change is persisted.
-          if (r.d.changes) rows.push(...r.d.changes);
+          for (const c of d.changes) rows.push(c);
+          if (opts.onDecision !== undefined) silent.push({ req, d, ctx });
           continue;
         }
-        if (probe && r.d.probe !== undefined) {
-          void probeThenSend(t, probe, r.req, r.d, ctx, 0);
+        if (d.probe !== undefined && wantsProbe(link, d.probe)) {
+          void probeThenSend(link, req, { ...d, probe: d.probe }, ctx, 0);
           continue;
         }
-        const changes = r.d.changes ?? [];
-        rows.push(...changes);
-        out.push({ req: r.req, reply: r.d.reply!, changes });
+        for (const c of d.changes) rows.push(c);
+        out.push({ req, d, ctx });
       }
       // One commit for the whole burst; a reply leaves only when its lease is durable.
       const durable = persist(rows);
       for (const o of out) {
-        if (o.changes.length > 0 && !durable) continue;
-        send(t, o);
+        if (o.d.changes.length > 0 && !durable) {
+          stats.dropped.notDurable++;
+          continue;
+        }
+        send(link, o);
       }
-      stats.dropped.badFrames = transports.reduce((s, x) => s + x.stats.badFrames, 0);
+      for (const s of silent) notify(s.req, s.d, false, s.ctx);
+      stats.dropped.badFrames = links.reduce((s, l) => s + l.transport.stats.badFrames, 0);
     }
   }
 
   let sweep: ReturnType<typeof setInterval> | undefined;
-  if (opts.store) {
-    const store = opts.store;
+  if (opts.responder.expireDue !== undefined) {
+    const expireDue = opts.responder.expireDue.bind(opts.responder);
     sweep = setInterval(() => {
       try {
-        const rows = store.expireBound(now());
-        if (rows.length > 0) {
-          opts.responder.expired?.(rows);
-          log.debug("leases expired", { count: rows.length });
-        }
+        const rows = expireDue(now());
+        if (rows.length > 0 && persist(rows)) log.debug("leases expired", { count: rows.length });
       } catch (e) {
-        log.warn("expiry sweep failed", { error: String(e) });
+        log.warn("expiry sweep failed", { error: errText(e) });
       }
     }, opts.sweepMs ?? 10_000);
   }
 
-  const done = Promise.all(
-    opts.interfaces.map((itf, i) => loop(transports[i]!, itf, probes[i])),
-  ).then(() => {});
-  for (const itf of opts.interfaces) {
+  const done = Promise.all(links.map(loop)).then(() => {});
+  for (const l of links) {
     log.info("dhcp server listening", {
-      iface: itf.name,
-      serverIp: formatIpv4(itf.serverIp),
-      probe: !!opts.probe,
+      iface: l.itf.name,
+      segment: l.segment,
+      serverIp: formatIpv4(l.itf.serverIp),
+      probe: l.probe !== undefined,
     });
   }
 
@@ -353,8 +438,14 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
       ctl.abort();
       if (sweep !== undefined) clearInterval(sweep);
       await done;
-      for (const t of transports) t.close();
-      for (const p of probes) p.close();
+      for (const l of links) {
+        l.transport.close();
+        l.probe?.close();
+      }
     },
   };
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -25,6 +25,8 @@ Deno.test({
           leaseSeconds: 3600,
         }],
         statsEveryMs: 100,
+        // Every address is fresh, so every OFFER waits for its ARP probe; keep that short.
+        probeTimeoutMs: 50,
       };
       let srv = await startFixture(lab, "srv", config);
       const count = 1500;
