@@ -208,8 +208,10 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
 
   function countIgnore(reason: string): void {
     stats.dropped.ignored++;
-    // Reasons may embed addresses; the cap keeps the table small.
-    const key = reason.length > 60 ? reason.slice(0, 60) : reason;
+    // Reasons embed addresses and numbers; count them by their shape. The cap
+    // keeps the table small whatever a flood of odd packets makes of it.
+    const shape = reason.replace(/\d+/g, "#");
+    const key = shape.length > 60 ? shape.slice(0, 60) : shape;
     if (key in stats.ignoreReasons || Object.keys(stats.ignoreReasons).length < MAX_REASONS) {
       stats.ignoreReasons[key] = (stats.ignoreReasons[key] ?? 0) + 1;
     }

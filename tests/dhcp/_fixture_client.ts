@@ -5,7 +5,7 @@
  */
 import type { Lab } from "../lib/netns.ts";
 import { TextLineStream } from "./lines.ts";
-import type { DhcpServerStats } from "../../src/dhcp/server.ts";
+import type { DhcpNodeEvent, DhcpServerStats } from "../../src/dhcp/mod.ts";
 
 const FIXTURE = new URL("./serve_fixture.ts", import.meta.url).pathname;
 
@@ -19,6 +19,8 @@ export interface RunningServer {
     pred: (s: ReturnType<RunningServer["lastStats"]>) => boolean,
     timeoutMs?: number,
   ): Promise<void>;
+  /** Node events printed so far (fixture config `events: true`). */
+  readonly events: DhcpNodeEvent[];
   /** Resolves when the process ends. */
   readonly exited: Promise<Deno.CommandStatus>;
 }
@@ -39,6 +41,7 @@ export async function startFixture(
   let ready: (pid: number) => void = () => {};
   const readyP = new Promise<number>((r) => ready = r);
   const waiters = new Set<() => void>();
+  const events: DhcpNodeEvent[] = [];
   (async () => {
     for (;;) {
       const { value, done } = await reader.read();
@@ -46,6 +49,7 @@ export async function startFixture(
       try {
         const o = JSON.parse(value!);
         if (o.ready) ready(o.pid);
+        if (o.event) events.push(o.event);
         if (o.stats) {
           stats = o.stats;
           for (const w of [...waiters]) w();
@@ -65,6 +69,7 @@ export async function startFixture(
     child,
     pid,
     lastStats: () => stats,
+    events,
     exited: child.status,
     waitStats(pred, timeoutMs = 10_000) {
       if (pred(stats)) return Promise.resolve();
