@@ -38,7 +38,8 @@ function answer(
   const machine = nodeId === null
     ? { folder: "default", id: "default" }
     : catalog.machineFor(nodeId);
-  if (nodeId !== null) {
+  // a HEAD probe is not a boot step
+  if (nodeId !== null && c.req.method === "GET") {
     c.set("nodeId", nodeId);
     if (ip !== undefined) state.scriptByIp.set(ip, nodeId);
     if (mac !== null) {

@@ -2,7 +2,7 @@
  * Test helper process: runs the HTTP app with in-memory fakes inside a lab
  * namespace. Argument: JSON ServerSpec. Prints `LISTENING <port>` once bound,
  * then one `LOG <json>` line per log record (the access log among them).
- * Stops on SIGTERM/SIGINT or when stdin closes... it is killed by PID by the lab.
+ * Runs until the lab kills it by PID.
  */
 import { configure, type LogRecord } from "@logtape/logtape";
 import { createApp, serveHttp } from "../../src/http/mod.ts";
