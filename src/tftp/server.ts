@@ -58,6 +58,13 @@ export interface TftpServerOptions {
   readonly perClient?: number;
   /** Base retransmission timeout; default 1000 ms (a client's `timeout` option wins). */
   readonly timeoutMs?: number;
+  /**
+   * Whether a client's RFC 2349 `timeout` replaces `timeoutMs` as the base
+   * retransmission time (default true). curl always asks for 6 s, so a lossy
+   * link stalls 6 s per loss; false keeps the server's shorter timer while
+   * still acknowledging the option.
+   */
+  readonly honorClientTimeout?: boolean;
   /** Cap of the exponential backoff; default 8000 ms. */
   readonly maxTimeoutMs?: number;
   /** Consecutive timeouts before a transfer is abandoned; default 5. */
@@ -115,6 +122,9 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     active: 0,
   };
   const transfers = new Map<string, Deno.DatagramConn>();
+  // Clients whose RRQ is being served (set before any await: a duplicated RRQ
+  // arriving while the file is being opened must not start a second transfer).
+  const busy = new Set<string>();
   const perIp = new Map<string, number>();
   let closed = false;
 
@@ -163,7 +173,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     counters.requests++;
     const key = `${remote.hostname}:${remote.port}`;
     // A retransmitted RRQ (our OACK or DATA 1 was lost) must not start a second transfer.
-    if (transfers.has(key)) return;
+    if (busy.has(key)) return;
     if (req.mode !== "octet" && req.mode !== "netascii") {
       await refuse(remote, ErrorCode.ILLEGAL_OPERATION, `unsupported mode ${req.mode}`);
       refusedStats(remote, req.file, req.mode, "unsupported mode");
@@ -181,6 +191,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       return;
     }
     // Reserve the slot before any await so a storm cannot overshoot the limits.
+    busy.add(key);
     counters.active++;
     perIp.set(remote.hostname, mine + 1);
     let conn: Deno.DatagramConn | null = null;
@@ -211,7 +222,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       });
       conn = Deno.listenDatagram({ transport: "udp", hostname: opts.hostname, port: 0 });
       transfers.set(key, conn);
-      const base = neg.timeoutMs ?? timeoutMs;
+      const base = opts.honorClientTimeout === false ? timeoutMs : (neg.timeoutMs ?? timeoutMs);
       const out = await runTransfer({
         conn,
         client: remote,
@@ -259,6 +270,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
           conn.close();
         } catch { /* closed by close() */ }
       }
+      busy.delete(key);
       counters.active--;
       const left = (perIp.get(remote.hostname) ?? 1) - 1;
       if (left <= 0) perIp.delete(remote.hostname);

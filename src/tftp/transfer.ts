@@ -16,6 +16,8 @@ export interface TransferOutcome {
   readonly retransmits: number;
   /** Packets on the transfer socket that could not be decoded. */
   readonly malformed: number;
+  /** Sends that failed locally (treated as lost). */
+  readonly sendErrors: number;
 }
 
 export interface TransferParams {
@@ -46,7 +48,16 @@ export async function runTransfer(p: TransferParams): Promise<TransferOutcome> {
     bytes: Math.min(size, state.acked * blksize),
     retransmits: state.retransmits,
     malformed,
+    sendErrors,
   });
+
+  // A failed send (ENOBUFS under load, EPERM from a firewall) is a lost
+  // packet: the timer retransmits, as for loss on the wire.
+  let sendErrors = 0;
+  const lost = () => {
+    sendErrors++;
+    return 0;
+  };
 
   async function sendBlocks(from: number, to: number): Promise<void> {
     const start = (from - 1) * blksize;
@@ -64,7 +75,7 @@ export async function runTransfer(p: TransferParams): Promise<TransferOutcome> {
       }
       writeDataHeader(slot, b & 0xffff);
       slot.set(chunk, 4);
-      sends.push(conn.send(slot.subarray(0, 4 + chunk.length), client));
+      sends.push(conn.send(slot.subarray(0, 4 + chunk.length), client).catch(lost));
     }
     await Promise.all(sends);
   }
@@ -73,7 +84,7 @@ export async function runTransfer(p: TransferParams): Promise<TransferOutcome> {
     for (const a of actions) {
       switch (a.type) {
         case "send-oack":
-          await conn.send(encodeOack(p.oack ?? new Map()), client);
+          await conn.send(encodeOack(p.oack ?? new Map()), client).catch(lost);
           break;
         case "send-blocks":
           await sendBlocks(a.from, a.to);

@@ -22,7 +22,14 @@ const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 export async function startOurServer(
   lab: Lab,
   host: string,
-  args: { root: string; hostname: string; port?: number; timeoutMs?: number; perClient?: number },
+  args: {
+    root: string;
+    hostname: string;
+    port?: number;
+    timeoutMs?: number;
+    perClient?: number;
+    honorClientTimeout?: boolean;
+  },
 ): Promise<RunningServer> {
   const child = lab.spawn(host, [
     Deno.execPath(),
@@ -36,6 +43,7 @@ export async function startOurServer(
     String(args.port ?? 69),
     String(args.timeoutMs ?? 1000),
     String(args.perClient ?? 32),
+    String(args.honorClientTimeout ?? true),
   ], { stdout: "piped", stderr: "inherit" });
   const transfers: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
