@@ -1,0 +1,180 @@
+/**
+ * TFTP benchmark: our server against tftpd-hpa and dnsmasq's TFTP, one at a
+ * time on port 69 in a lab namespace, with the same client (atftp) for all.
+ *   deno run -A bench/tftp.ts
+ * Rows: MB/s for a 64 MiB file at blksize 512, 1468, and 1468 + windowsize 16
+ * (tftpd-hpa 5.2 and dnsmasq 2.90 do not implement windowsize and fall back
+ * to lock-step); then 100 concurrent clients fetching 1 MiB (total time,
+ * failures). Bounded: every client run has a timeout; the lab is removed.
+ */
+import { createLab, type Lab, labSkipReason } from "../tests/lib/netns.ts";
+import { startOurServer, writeTestFile } from "../tests/tftp/lab_util.ts";
+
+const SRV = "10.84.0.1";
+const MiB = 1024 * 1024;
+const BIG = 64 * MiB;
+const CONCURRENT = 100;
+
+type ServerName = "ours" | "tftpd-hpa" | "dnsmasq";
+const SERVERS: ServerName[] = ["ours", "tftpd-hpa", "dnsmasq"];
+
+async function startServer(
+  lab: Lab,
+  name: ServerName,
+  root: string,
+): Promise<Deno.ChildProcess | null> {
+  if (name === "ours") {
+    // perClient raised: the 100 concurrent clients all come from one address.
+    await startOurServer(lab, "srv", { root, hostname: SRV, port: 69, perClient: 1000 });
+    return null;
+  }
+  const child = name === "tftpd-hpa"
+    ? lab.spawn("srv", ["/usr/sbin/in.tftpd", "-L", "-s", root, "-a", `${SRV}:69`])
+    : lab.spawn("srv", [
+      "dnsmasq",
+      "-k",
+      "--conf-file=/dev/null",
+      "--port=0",
+      "--user=root",
+      "--enable-tftp",
+      `--tftp-root=${root}`,
+      `--listen-address=${SRV}`,
+      "--bind-interfaces",
+      "--tftp-max=1000",
+      "--pid-file=",
+    ]);
+  // Wait until the port answers (a request for a missing file gets an error).
+  for (let i = 0; i < 50; i++) {
+    const r = await lab.exec("cli", ["atftp", "-g", "-r", "nope", "-l", "/dev/null", SRV, "69"], {
+      timeoutMs: 3000,
+    });
+    if (/File not found|not found/i.test(r.stdout + r.stderr)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child;
+}
+
+async function stopServer(lab: Lab, child: Deno.ChildProcess | null): Promise<void> {
+  if (child) {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+  } else {
+    // Our server runs from lab.spawn too; kill every process in srv by PID.
+    const pids = await lab.exec("srv", ["sh", "-c", "ip netns pids $(ip netns identify)"]);
+    for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+      try {
+        Deno.kill(Number(pid), "SIGKILL");
+      } catch { /* gone */ }
+    }
+  }
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+function atftpArgs(file: string, out: string, options: string[]): string[] {
+  return [
+    "atftp",
+    "-g",
+    "-r",
+    file,
+    "-l",
+    out,
+    ...options.flatMap((o) => ["--option", o]),
+    SRV,
+    "69",
+  ];
+}
+
+async function throughput(lab: Lab, dir: string, options: string[]): Promise<number | null> {
+  const out = `${dir}/out.bin`;
+  const t0 = performance.now();
+  const r = await lab.exec("cli", atftpArgs("big.bin", out, options), { timeoutMs: 60_000 });
+  const secs = (performance.now() - t0) / 1000;
+  const size = await Deno.stat(out).then((s) => s.size).catch(() => -1);
+  await Deno.remove(out).catch(() => {});
+  if (r.code !== 0 || size !== BIG) return null;
+  return BIG / MiB / secs;
+}
+
+async function storm(lab: Lab, dir: string): Promise<{ secs: number; failures: number }> {
+  const t0 = performance.now();
+  const runs = Array.from({ length: CONCURRENT }, async (_, i) => {
+    const out = `${dir}/c${i}.bin`;
+    const r = await lab.exec("cli", atftpArgs("one.bin", out, ["blksize 1468"]), {
+      timeoutMs: 60_000,
+    });
+    const size = await Deno.stat(out).then((s) => s.size).catch(() => -1);
+    await Deno.remove(out).catch(() => {});
+    return r.code === 0 && size === MiB;
+  });
+  const ok = await Promise.all(runs);
+  return { secs: (performance.now() - t0) / 1000, failures: ok.filter((x) => !x).length };
+}
+
+async function main(): Promise<void> {
+  const skip = labSkipReason(["atftp", "in.tftpd", "dnsmasq"]);
+  if (skip) {
+    console.log(`tftp bench skipped: ${skip}`);
+    return;
+  }
+  await using lab = await createLab("tbench", [
+    { name: "srv", address: `${SRV}/24` },
+    { name: "cli", address: "10.84.0.2/24" },
+  ]);
+  const dir = await Deno.makeTempDir({ prefix: "mesh-tftp-bench-" });
+  try {
+    const root = `${dir}/root`;
+    await Deno.mkdir(root);
+    await writeTestFile(`${root}/big.bin`, BIG);
+    await writeTestFile(`${root}/one.bin`, MiB);
+    const rows: { name: string; unit: string; values: Record<string, number | null> }[] = [
+      { name: "64 MiB, blksize 512", unit: "MB/s", values: {} },
+      { name: "64 MiB, blksize 1468", unit: "MB/s", values: {} },
+      { name: "64 MiB, blksize 1468 windowsize 16", unit: "MB/s", values: {} },
+      { name: `${CONCURRENT} clients x 1 MiB, total`, unit: "s", values: {} },
+      { name: `${CONCURRENT} clients x 1 MiB, failures`, unit: "", values: {} },
+    ];
+    const optionSets = [[], ["blksize 1468"], ["blksize 1468", "windowsize 16"]];
+    for (const server of SERVERS) {
+      const child = await startServer(lab, server, root);
+      try {
+        for (let i = 0; i < optionSets.length; i++) {
+          rows[i]!.values[server] = await throughput(lab, dir, optionSets[i]!);
+        }
+        const s = await storm(lab, dir);
+        rows[3]!.values[server] = s.secs;
+        rows[4]!.values[server] = s.failures;
+      } finally {
+        await stopServer(lab, child);
+      }
+    }
+    const fmt = (v: number | null | undefined) =>
+      v === null || v === undefined ? "fail" : v.toFixed(2);
+    const header = ["test", "ours", "tftpd-hpa", "dnsmasq", "ours/tftpd-hpa"];
+    const lines = rows.map((r) => {
+      const o = r.values["ours"], h = r.values["tftpd-hpa"];
+      const ratio = o == null || h == null || h === 0 ? "-" : (o / h).toFixed(2);
+      return [
+        `${r.name}${r.unit ? ` (${r.unit})` : ""}`,
+        fmt(o),
+        fmt(h),
+        fmt(r.values["dnsmasq"]),
+        r.unit === "" ? "-" : ratio,
+      ];
+    });
+    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+    const show = (cols: string[]) =>
+      cols.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  ");
+    console.log("TFTP benchmark (client: atftp 0.8 for every server; lab veth link)");
+    console.log(show(header));
+    for (const l of lines) console.log(show(l));
+    console.log(
+      "ratio: MB/s rows ours/tftpd-hpa (higher is better); time row ours/tftpd-hpa (lower is better)",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main();
