@@ -1,6 +1,7 @@
 /**
  * @module
- * Read-only JSON for the CLI and the status page, plus health and metrics.
+ * JSON for the CLI and the status page (read-only), the one write a booted
+ * node makes (its online report), plus health and metrics.
  */
 import type { Context, Hono } from "hono";
 import { isNodeId } from "../boot/mod.ts";
