@@ -61,24 +61,37 @@ function memoryFile(rel: string, data: Uint8Array, mode: TransferMode, cached: b
   };
 }
 
-/** Positioned reads over an open file with one reusable buffer. */
+/**
+ * Positioned reads over an open file with a read-ahead buffer: lock-step TFTP
+ * asks for one block at a time, and a file operation per block would cost
+ * more than the block's send.
+ */
 function diskReader(file: Deno.FsFile): (offset: number, length: number) => Promise<Uint8Array> {
-  let buf = new Uint8Array(64 * 1024);
+  const READ_AHEAD = 256 * 1024;
+  let buf = new Uint8Array(READ_AHEAD);
+  let bufStart = 0;
+  let bufLen = 0;
   let pos = 0;
   return async (offset, length) => {
-    if (buf.length < length) buf = new Uint8Array(length);
+    if (offset >= bufStart && offset + length <= bufStart + bufLen) {
+      return buf.subarray(offset - bufStart, offset - bufStart + length);
+    }
+    const want = Math.max(length, READ_AHEAD);
+    if (buf.length < want) buf = new Uint8Array(want);
     if (pos !== offset) {
       await file.seek(offset, Deno.SeekMode.Start);
       pos = offset;
     }
     let got = 0;
-    while (got < length) {
-      const n = await file.read(buf.subarray(got, length));
+    while (got < want) {
+      const n = await file.read(buf.subarray(got, want));
       if (n === null || n === 0) break;
       got += n;
     }
     pos += got;
-    return buf.subarray(0, got);
+    bufStart = offset;
+    bufLen = got;
+    return buf.subarray(0, Math.min(got, length));
   };
 }
 

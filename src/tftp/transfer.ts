@@ -59,12 +59,18 @@ export async function runTransfer(p: TransferParams): Promise<TransferOutcome> {
     return 0;
   };
 
+  // Sends of the previous window; its slots are rewritten only once they settled.
+  let inflight: Promise<number>[] = [];
+
   async function sendBlocks(from: number, to: number): Promise<void> {
+    if (inflight.length > 0) {
+      await Promise.all(inflight);
+      inflight = [];
+    }
     const start = (from - 1) * blksize;
     const want = Math.min(size, to * blksize) - start;
     const data = want > 0 ? await file.read(start, want) : new Uint8Array(0);
     if (data.length < want) throw new Error("file shrank during transfer");
-    const sends: Promise<number>[] = [];
     for (let b = from; b <= to; b++) {
       const i = b - from;
       const chunk = data.subarray(i * blksize, Math.min(data.length, (i + 1) * blksize));
@@ -75,9 +81,9 @@ export async function runTransfer(p: TransferParams): Promise<TransferOutcome> {
       }
       writeDataHeader(slot, b & 0xffff);
       slot.set(chunk, 4);
-      sends.push(conn.send(slot.subarray(0, 4 + chunk.length), client).catch(lost));
+      // Not awaited here: waiting for the ACK overlaps with the send.
+      inflight.push(conn.send(slot.subarray(0, 4 + chunk.length), client).catch(lost));
     }
-    await Promise.all(sends);
   }
 
   async function perform(actions: readonly SessionAction[]): Promise<TransferOutcome | null> {
@@ -104,19 +110,31 @@ export async function runTransfer(p: TransferParams): Promise<TransferOutcome> {
     return null;
   }
 
-  async function receive(ms: number): Promise<Received | null> {
-    pending ??= conn.receive(recvBuf);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), Math.max(0, ms));
+  // One timer per deadline, not per packet: when it fires early (the
+  // deadline moved on), it re-arms itself for the remainder.
+  let timeoutP: Promise<null> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  function timeoutPromise(): Promise<null> {
+    if (timeoutP) return timeoutP;
+    timeoutP = new Promise<null>((resolve) => {
+      const arm = () => {
+        const left = deadline - p.now();
+        if (left <= 0) {
+          timeoutP = null;
+          timer = undefined;
+          resolve(null);
+        } else timer = setTimeout(arm, left);
+      };
+      arm();
     });
-    try {
-      const r = await Promise.race([pending, timeout]);
-      if (r !== null) pending = null;
-      return r;
-    } finally {
-      clearTimeout(timer);
-    }
+    return timeoutP;
+  }
+
+  async function receive(): Promise<Received | null> {
+    pending ??= conn.receive(recvBuf);
+    const r = await Promise.race([pending, timeoutPromise()]);
+    if (r !== null) pending = null;
+    return r;
   }
 
   try {
@@ -124,7 +142,7 @@ export async function runTransfer(p: TransferParams): Promise<TransferOutcome> {
     [state, actions] = step(state, { type: "start" });
     let done = await perform(actions);
     while (done === null) {
-      const r = await receive(deadline - p.now());
+      const r = await receive();
       if (r === null) {
         [state, actions] = step(state, { type: "timeout" });
       } else {
@@ -149,6 +167,8 @@ export async function runTransfer(p: TransferParams): Promise<TransferOutcome> {
     return done;
   } catch (e) {
     return outcome(false, e instanceof Error ? e.message : String(e));
+  } finally {
+    clearTimeout(timer);
   }
 }
 
