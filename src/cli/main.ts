@@ -12,6 +12,7 @@ import { bashCompletion, type CommandSpec, fishCompletion, zshCompletion } from 
 import { configCheck, systemConfigure } from "./config_cmds.ts";
 import { type GlobalOptions, out } from "./context.ts";
 import { dhcpLeases, nodeInfo, nodeList } from "./node_cmds.ts";
+import { serveCommand } from "./serve_cmd.ts";
 
 /** The version printed by `mesh --version`. */
 export const VERSION: string = denoJson.version;
@@ -49,6 +50,11 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
 
   const on = (cmd: Command, r: Runner) => run(r, cmd);
 
+  const serve = program.command("serve").description(
+    "run the daemon in the foreground: DHCP, TFTP and HTTP (SIGHUP reloads /host0)",
+  );
+  on(serve as unknown as Command, (g) => serveCommand(g));
+
   const config = program.command("config").description("validate /host0");
   const check = config.command("check").description(
     "validate mesh.yaml, machines, groups, manifests and packages; report every problem as file:line",
@@ -60,6 +66,8 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
     "compile /host0 into per-node APKOVLs (<state>/apkovl)",
   );
   on(configure as unknown as Command, (g) => systemConfigure(g));
+  const start = system.command("start").description("same as mesh serve");
+  on(start as unknown as Command, (g) => serveCommand(g));
 
   const node = program.command("node").description("nodes seen by this central node");
   const list = node.command("list").description("every node with its boot stage");

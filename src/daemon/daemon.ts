@@ -1,0 +1,308 @@
+/**
+ * @module
+ * The composition root of `mesh serve`: loads /host0, compiles the overlays,
+ * opens the state database (one daemon per state directory), and runs HTTP,
+ * TFTP and — on every interface in server mode — DHCP, all in one process.
+ * A service that fails to start stops everything with one clear reason: there
+ * is no half-alive daemon. SIGTERM/SIGINT stop it; SIGHUP reloads /host0 and
+ * recompiles the overlays without touching leases (a bad /host0 on reload is
+ * logged with file:line and the previous overlays stay served).
+ */
+import { getLogger } from "@logtape/logtape";
+import { compileOverlays } from "../apkovl/mod.ts";
+import type { BootFilesConfig } from "../boot/mod.ts";
+import { type Host0, loadHost0, type Settings } from "../config/mod.ts";
+import { startDhcpService } from "../dhcp/mod.ts";
+import { ConfigError, formatIssue } from "../errors.ts";
+import { createApp, type HttpConfig, loadOverlayIndex, serveHttp } from "../http/mod.ts";
+import { formatIpv4, listInterfaces } from "../net/mod.ts";
+import { acquireStateLock, LeaseStore, NodeStore, openStore, Stage } from "../store/mod.ts";
+import { startTftpServer, type TransferStats } from "../tftp/mod.ts";
+import { installIpxeBinaries } from "./boot_assets.ts";
+import { SwappableCatalog } from "./catalog.ts";
+import { SqliteLeaseLookup } from "./lease_lookup.ts";
+import { planServerInterfaces, type ServedInterface } from "./segments.ts";
+
+const log = getLogger(["mesh", "daemon"]);
+
+export interface DaemonOptions {
+  readonly host0Dir: string;
+  /** Overrides mesh.yaml's state_dir. */
+  readonly stateDir?: string;
+  /** Stops the daemon when aborted (tests); signals do the same in production. */
+  readonly signal?: AbortSignal;
+  /** Called once every service listens (tests, readiness). */
+  readonly onReady?: (info: DaemonInfo) => void;
+}
+
+/** What a running daemon serves, for logs and tests. */
+export interface DaemonInfo {
+  readonly stateDir: string;
+  readonly http: { hostname: string; port: number };
+  readonly tftp: { hostname: string; port: number };
+  readonly dhcp: readonly string[];
+  readonly publicBase: string;
+}
+
+/** The HTTP base URL written into boot scripts. */
+export function publicBase(settings: Settings, served: readonly ServedInterface[]): string {
+  const port = settings.http.port === 80 ? "" : `:${settings.http.port}`;
+  if (settings.http.publicHost) return `http://${settings.http.publicHost}${port}`;
+  if (served[0]) return `http://${formatIpv4(served[0].serverIp)}${port}`;
+  if (settings.http.address !== 0) return `http://${formatIpv4(settings.http.address)}${port}`;
+  throw new ConfigError({
+    file: "mesh.yaml",
+    message:
+      "http.public_host is needed when no interface is in server mode and http.address is 0.0.0.0",
+  });
+}
+
+/** URL paths of the kernel, initramfs, modloop and repository (from boot.* in mesh.yaml). */
+export function bootPaths(settings: Settings): Omit<HttpConfig, "publicBase" | "overlayAccess"> {
+  const b = settings.boot;
+  const netboot = `/alpine/${b.alpineBranch}/releases/x86_64/netboot`;
+  const path = (p: string | undefined, dflt: string) =>
+    p === undefined ? dflt : p.startsWith("/") ? p : `/${p}`;
+  return {
+    alpineBranch: b.alpineBranch,
+    kernelPath: path(b.kernel, `${netboot}/vmlinuz-lts`),
+    initrdPath: path(b.initramfs, `${netboot}/initramfs-lts`),
+    modloopPath: path(b.modloop, `${netboot}/modloop-lts`),
+    repoPath: `/alpine/${b.alpineBranch}/main`,
+    ...(b.cmdline !== undefined ? { extraCmdline: b.cmdline } : {}),
+  };
+}
+
+/** The stage a TFTP transfer marks: the iPXE binary is "firmware", kernel/initrd by name. */
+function tftpStage(
+  file: string,
+  settings: Settings,
+  paths: ReturnType<typeof bootPaths>,
+): Stage | null {
+  const base = file.replace(/^.*\//, "");
+  const b = settings.boot;
+  if ([b.bios, b.efiX64, "snponly.efi", b.efiArm64].includes(base)) return Stage.Firmware;
+  if (base === paths.kernelPath.replace(/^.*\//, "")) return Stage.Kernel;
+  if (base === paths.initrdPath.replace(/^.*\//, "")) return Stage.Initrd;
+  return null;
+}
+
+/**
+ * Runs the daemon until a signal (or `opts.signal`) stops it. Resolves 0 on a
+ * clean stop; throws ConfigError / StateLockedError / Error on a failed start.
+ */
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const host0 = await loadHost0(opts.host0Dir);
+  const settings = host0.settings;
+  const stateDir = opts.stateDir ?? settings.stateDir;
+  await Deno.mkdir(stateDir, { recursive: true });
+  const lock = acquireStateLock(`${stateDir}/mesh.lock`);
+  const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
+  const stop = new AbortController();
+  const cleanup = async () => {
+    stop.abort();
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log.warn("shutdown step failed", { error: String(e) });
+      }
+    }
+  };
+  try {
+    return await serve(host0, stateDir, opts, stop, cleanups);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function serve(
+  host0: Host0,
+  stateDir: string,
+  opts: DaemonOptions,
+  stop: AbortController,
+  cleanups: (() => Promise<void> | void)[],
+): Promise<number> {
+  const settings = host0.settings;
+  const store = openStore(`${stateDir}/mesh.db`);
+  const registry = new NodeStore(store.db);
+  const leases = new LeaseStore(store.db);
+  cleanups.push(() => store.close(), () => registry.close(), () => leases.flush());
+
+  const apkovlDir = `${stateDir}/apkovl`;
+  const compiled = await compileOverlays(host0, { outDir: apkovlDir });
+  const catalog = new SwappableCatalog(host0, await loadOverlayIndex(apkovlDir));
+  log.info("overlays published", { dir: apkovlDir, count: compiled.rows.length });
+
+  const bootDir = settings.tftp.root;
+  const binaries = await installIpxeBinaries(settings.boot, bootDir);
+  log.info("boot files ready", { dir: bootDir, files: binaries });
+
+  const plan = planServerInterfaces(settings, await listInterfaces());
+  if (plan.errors.length > 0) throw new Error(plan.errors[0]);
+  for (const s of plan.skipped) log.info("interface not served", { if: s.name, reason: s.reason });
+
+  const paths = bootPaths(settings);
+  const base = publicBase(settings, plan.served);
+  const leaseLookup = new SqliteLeaseLookup(store.db);
+
+  // HTTP: boot scripts, overlays, boot files, mirror, node API.
+  const app = createApp({
+    registry,
+    catalog,
+    leases: leaseLookup,
+    config: { ...paths, publicBase: base, overlayAccess: settings.http.overlayAccess },
+    roots: { mirror: settings.mirror.dir, boot: bootDir },
+  });
+  let http;
+  try {
+    http = serveHttp(app, {
+      hostname: formatIpv4(settings.http.address),
+      port: settings.http.port,
+      signal: stop.signal,
+    });
+  } catch (e) {
+    throw new Error(
+      `http: cannot listen on ${formatIpv4(settings.http.address)}:${settings.http.port}: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  cleanups.push(() => http.finished);
+
+  // TFTP: iPXE binaries (and kernels for those who still want TFTP).
+  const onTransfer = (t: TransferStats) => {
+    const stage = tftpStage(t.file, settings, paths);
+    if (stage === null || !t.ok) return;
+    registry.record({
+      mac: leaseLookup.macForIp(t.ip),
+      ip: t.ip,
+      stage,
+      source: "tftp",
+      detail: {
+        file: t.file,
+        bytes: t.bytes,
+        ms: Math.round(t.durationMs),
+        retransmits: t.retransmits,
+        blksize: t.blksize,
+      },
+      at: Date.now(),
+    });
+  };
+  let tftp;
+  try {
+    tftp = await startTftpServer({
+      hostname: formatIpv4(settings.tftp.address),
+      port: settings.tftp.port,
+      root: bootDir,
+      maxTransfers: settings.tftp.maxTransfers,
+      perClient: settings.tftp.perClient,
+      timeoutMs: settings.tftp.timeoutMs,
+      retries: settings.tftp.retries,
+      onTransfer,
+      signal: stop.signal,
+    });
+  } catch (e) {
+    throw new Error(
+      `tftp: cannot listen on ${formatIpv4(settings.tftp.address)}:${settings.tftp.port}: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  cleanups.push(() => tftp.close());
+
+  // DHCP on every interface in server mode.
+  if (plan.served.length > 0) {
+    const boot = (_segment: string, serverIp: number): BootFilesConfig => ({
+      tftpServer: serverIp,
+      httpBase: `http://${formatIpv4(serverIp)}${
+        settings.http.port === 80 ? "" : `:${settings.http.port}`
+      }`,
+      bios: settings.boot.bios,
+      efiX64: settings.boot.efiX64,
+      efiX64Snp: settings.boot.efiX64Snp,
+      ...(settings.boot.efiArm64 ? { efiArm64: settings.boot.efiArm64 } : {}),
+      bootScriptPath: "/boot.ipxe",
+    });
+    let dhcp;
+    try {
+      dhcp = startDhcpService({
+        interfaces: plan.served.map((s) => ({
+          name: s.name,
+          serverIp: s.serverIp,
+          subnet: s.subnet,
+          pool: s.pool,
+          routers: [...s.routers],
+          dns: [...s.dns],
+          ...(settings.dhcp.domain !== undefined ? { domain: settings.dhcp.domain } : {}),
+          leaseTime: settings.dhcp.leaseTime,
+        })),
+        reservations: settings.dhcp.reservations.map((r) => ({ ...r })),
+        boot,
+        store: leases,
+        signal: stop.signal,
+        onEvent: (ev) =>
+          registry.record({
+            mac: ev.mac,
+            ...(ev.ip !== undefined ? { ip: ev.ip } : {}),
+            stage: ev.stage,
+            source: "dhcp",
+            detail: ev.detail,
+            at: Date.now(),
+          }),
+      });
+    } catch (e) {
+      throw new Error(`dhcp: ${(e as Error).message}`);
+    }
+    cleanups.push(() => dhcp.close());
+  }
+
+  const info: DaemonInfo = {
+    stateDir,
+    http: http.addr,
+    tftp: { hostname: tftp.addr.hostname, port: tftp.addr.port },
+    dhcp: plan.served.map((s) => s.name),
+    publicBase: base,
+  };
+  log.info("mesh serving", { ...info });
+  opts.onReady?.(info);
+
+  // SIGHUP: reload /host0 one at a time; never drop what is served on failure.
+  let reloading = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await loadHost0(opts.host0Dir);
+        const r = await compileOverlays(next, { outDir: apkovlDir });
+        catalog.swap(next, await loadOverlayIndex(apkovlDir));
+        log.info("reloaded /host0", { overlays: r.rows.length });
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          log.error("reload refused; still serving the previous overlays", {
+            problems: e.issues.map(formatIssue),
+          });
+        } else {log.error("reload failed; still serving the previous overlays", {
+            error: String(e),
+          });}
+      }
+    });
+  };
+  const onStop = () => stop.abort();
+  const signals: [Deno.Signal, () => void][] = [["SIGTERM", onStop], ["SIGINT", onStop], [
+    "SIGHUP",
+    reload,
+  ]];
+  for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
+  cleanups.push(() => {
+    for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
+  });
+  opts.signal?.addEventListener("abort", onStop, { once: true });
+  if (opts.signal?.aborted) onStop();
+
+  await new Promise<void>((resolve) =>
+    stop.signal.addEventListener("abort", () => resolve(), { once: true })
+  );
+  await reloading;
+  log.info("mesh stopping");
+  return 0;
+}

@@ -1,0 +1,35 @@
+/**
+ * @module
+ * Answers the HTTP service's "does this address hold a lease for that MAC?"
+ * from the leases table. Leases are committed before their ACK leaves, so a
+ * node that fetches its overlay right after DHCP is already in the table.
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { LeaseLookup } from "../http/mod.ts";
+import { parseIpv4 } from "../net/addr.ts";
+
+function ipNumber(ip: string): number | null {
+  try {
+    return parseIpv4(ip.startsWith("::ffff:") ? ip.slice(7) : ip);
+  } catch {
+    return null;
+  }
+}
+
+/** LeaseLookup over the SQLite leases table. */
+export class SqliteLeaseLookup implements LeaseLookup {
+  #macForIp: StatementSync;
+  constructor(db: DatabaseSync, readonly now: () => number = Date.now) {
+    this.#macForIp = db.prepare(
+      "SELECT mac FROM leases WHERE ip = ? AND state = 'bound' AND expires_at > ?",
+    );
+  }
+  macForIp(ip: string): string | undefined {
+    const n = ipNumber(ip);
+    if (n === null) return undefined;
+    return (this.#macForIp.get(n, this.now()) as { mac: string } | undefined)?.mac;
+  }
+  ipHoldsMac(ip: string, mac: string): boolean {
+    return this.macForIp(ip) === mac.toLowerCase();
+  }
+}

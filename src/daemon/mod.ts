@@ -1,0 +1,9 @@
+/**
+ * @module
+ * The daemon: composition root of `mesh serve`.
+ */
+export { bootPaths, type DaemonInfo, type DaemonOptions, publicBase, runDaemon } from "./daemon.ts";
+export { installIpxeBinaries, wantedBinaries } from "./boot_assets.ts";
+export { SwappableCatalog } from "./catalog.ts";
+export { SqliteLeaseLookup } from "./lease_lookup.ts";
+export { defaultPool, planServerInterfaces, type ServedInterface } from "./segments.ts";

@@ -1,0 +1,246 @@
+/**
+ * End to end: `mesh serve` alone serves a lab switch; a SeaBIOS + iPXE VM and
+ * an OVMF UEFI VM (firmware PXE → snponly.efi over TFTP → iPXE) PXE-boot
+ * through our DHCP, TFTP and HTTP, boot a kernel whose initramfs behaves like
+ * Alpine's (DHCP again, fetch apkovl=, unpack), and print their node id and a
+ * file only their own overlay holds. Between the two boots the daemon is
+ * killed with SIGKILL and started again on the same state directory.
+ */
+import assert from "node:assert/strict";
+import { nodeIdFor } from "../../src/boot/mod.ts";
+import { copyTree } from "../config_corpus/tree.ts";
+import { TextLineStream } from "../dhcp/lines.ts";
+import { createLab, type Lab } from "../lib/netns.ts";
+import {
+  addTap,
+  bootVm,
+  prepareBootAssets,
+  qemuSkipReason,
+  startRouterAdvertiser,
+} from "../lib/qemu.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const EXAMPLE = new URL("../../host0-example", import.meta.url).pathname;
+const SRV_IP = "10.93.0.1";
+
+const BIOS = { mac: "52:54:00:93:00:01", uuid: "6d657368-0000-4000-8000-525400930001" };
+const UEFI = { mac: "52:54:00:93:00:02", uuid: "6d657368-0000-4000-8000-525400930002" };
+
+interface Daemon {
+  child: Deno.ChildProcess;
+  logs: Record<string, unknown>[];
+  /** Resolves with the "mesh serving" log record, rejects when the process exits first. */
+  ready: Promise<Record<string, unknown>>;
+}
+
+function startDaemon(lab: Lab, host0: string): Daemon {
+  const child = lab.spawn("srv", [
+    Deno.execPath(),
+    "run",
+    "-A",
+    MAIN,
+    "--host0",
+    host0,
+    "--log-format",
+    "json",
+    "serve",
+  ], {
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const logs: Record<string, unknown>[] = [];
+  let resolveReady: (r: Record<string, unknown>) => void = () => {};
+  let rejectReady: (e: Error) => void = () => {};
+  const ready = new Promise<Record<string, unknown>>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  (async () => {
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
+      new TextLineStream(),
+    );
+    for await (const line of lines) {
+      try {
+        const rec = JSON.parse(line) as Record<string, unknown>;
+        logs.push(rec);
+        if (rec.message === "mesh serving") resolveReady(rec);
+      } catch { /* not JSON */ }
+    }
+    // A no-op once resolved; otherwise the daemon died before serving.
+    rejectReady(new Error(`daemon exited before it was ready: ${JSON.stringify(logs.slice(-5))}`));
+  })();
+  child.stderr.pipeTo(new WritableStream()).catch(() => {});
+  return { child, logs, ready };
+}
+
+/** Resident and peak memory of a process, in MiB. */
+function memory(pid: number): { rss: number; peak: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return { rss: Math.round(kb("VmRSS") / 1024), peak: Math.round(kb("VmHWM") / 1024) };
+}
+
+async function mesh(host0: string, args: string[]): Promise<unknown> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--host0", host0, "--json", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return JSON.parse(text);
+}
+
+async function writeHost0(dir: string, state: string, biosId: string): Promise<void> {
+  await copyTree(EXAMPLE, dir);
+  await Deno.writeTextFile(
+    `${dir}/mesh.yaml`,
+    `# written by tests/e2e/serve_test.ts
+state_dir: ${state}
+interfaces:
+  eth0:
+    mode: server
+    pool: { start: 10.93.0.100, end: 10.93.0.199 }
+dhcp:
+  lease_time: 600
+boot:
+  kernel: boot/vmlinuz
+  initramfs: boot/initrd.gz
+  modloop: boot/modloop-none
+  cmdline: console=ttyS0 mesh.e2e.online=http://${SRV_IP}/api/v1/report/online
+`,
+  );
+  // The default overlay and one machine of its own, each with a marker only it holds.
+  await Deno.writeTextFile(`${dir}/machines/default/e2e-marker`, "from-the-default-overlay\n");
+  await Deno.writeTextFile(
+    `${dir}/machines/default/manifest`,
+    (await Deno.readTextFile(`${dir}/machines/default/manifest`)) +
+      "\nO MODE=root:root:0644 SRC=/host0/machines/default/e2e-marker TGT=/etc/mesh-e2e-marker\n",
+  );
+  await Deno.mkdir(`${dir}/machines/e2e-bios`);
+  await Deno.writeTextFile(`${dir}/machines/e2e-bios/UUID`, `${biosId}\n`);
+  await Deno.writeTextFile(`${dir}/machines/e2e-bios/marker`, "only-in-e2e-bios\n");
+  await Deno.writeTextFile(
+    `${dir}/machines/e2e-bios/manifest`,
+    "O MODE=root:root:0644 SRC=/host0/machines/e2e-bios/marker TGT=/etc/mesh-e2e-marker\n",
+  );
+}
+
+Deno.test({
+  name: "mesh serve PXE-boots a BIOS and a UEFI VM end to end, surviving kill -9 between them",
+  ignore: qemuSkipReason() !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const biosId = nodeIdFor(BIOS).id;
+    const uefiId = nodeIdFor(UEFI).id;
+    const tmp = await Deno.makeTempDir({ prefix: "mesh-e2e-" });
+    await using lab = await createLab("e2e", [{ name: "srv", address: `${SRV_IP}/24` }]);
+    const daemons: Daemon[] = [];
+    try {
+      const host0 = `${tmp}/host0`;
+      const state = `${tmp}/state`;
+      await writeHost0(host0, state, biosId);
+      const assets = await prepareBootAssets();
+      await Deno.mkdir(`${state}/boot`, { recursive: true });
+      await Deno.copyFile(assets.kernel, `${state}/boot/vmlinuz`);
+      await Deno.copyFile(assets.initrd, `${state}/boot/initrd.gz`);
+      await startRouterAdvertiser(lab);
+
+      let d = startDaemon(lab, host0);
+      daemons.push(d);
+      const info = await d.ready;
+      assert.deepEqual((info.properties as { dhcp: string[] }).dhcp, ["eth0"]);
+      await new Promise((r) => setTimeout(r, 1000));
+      const idle = memory(d.child.pid);
+
+      // A second daemon on the same state directory refuses, naming the first.
+      const second = await lab.exec("srv", [
+        Deno.execPath(),
+        "run",
+        "-A",
+        MAIN,
+        "--host0",
+        host0,
+        "serve",
+      ]);
+      assert.equal(second.code, 2);
+      assert.match(second.stderr, new RegExp(`in use by mesh pid \\d+`));
+
+      const biosTap = await addTap(lab, "tb");
+      const bios = await bootVm(lab, {
+        firmware: "bios",
+        tap: biosTap,
+        ...BIOS,
+        timeoutMs: 180_000,
+      });
+      assert.ok(bios.ok, `BIOS VM did not report:\n${bios.serial.slice(-30).join("\n")}`);
+      assert.equal(bios.fields?.id, biosId);
+      assert.equal(bios.fields?.overlay, "ok");
+      assert.equal(bios.fields?.["node-id-file"], biosId);
+      assert.equal(bios.fields?.marker, "only-in-e2e-bios");
+      assert.match(bios.fields?.ip ?? "", /^10\.93\.0\.1\d\d$/);
+
+      const afterBios = memory(d.child.pid);
+      // kill -9, then start again on the same state: the lease and node survive.
+      d.child.kill("SIGKILL");
+      await d.child.status;
+      const leases = await mesh(host0, ["dhcp", "leases"]) as { mac: string; ip: string }[];
+      assert.ok(
+        leases.some((l) => l.mac === BIOS.mac && l.ip === bios.fields?.ip),
+        JSON.stringify(leases),
+      );
+      d = startDaemon(lab, host0);
+      daemons.push(d);
+      await d.ready;
+
+      const uefiTap = await addTap(lab, "tu");
+      const uefi = await bootVm(lab, {
+        firmware: "uefi",
+        uefiNativePxe: true,
+        tap: uefiTap,
+        ...UEFI,
+        timeoutMs: 240_000,
+      });
+      assert.ok(uefi.ok, `UEFI VM did not report:\n${uefi.serial.slice(-30).join("\n")}`);
+      assert.equal(uefi.fields?.id, uefiId);
+      assert.equal(uefi.fields?.overlay, "ok");
+      assert.equal(uefi.fields?.["node-id-file"], "default");
+      assert.equal(uefi.fields?.marker, "from-the-default-overlay");
+
+      const afterUefi = memory(d.child.pid);
+      const nodes = await mesh(host0, ["node", "list"]) as {
+        id: string;
+        mac: string;
+        stage: string;
+        stages: Record<string, number>;
+      }[];
+      const b = nodes.find((n) => n.id === biosId);
+      const u = nodes.find((n) => n.id === uefiId);
+      assert.ok(b && u, JSON.stringify(nodes));
+      for (const n of [b, u]) {
+        assert.ok(["apkovl", "online"].includes(n.stage), `${n.id} stage ${n.stage}`);
+        for (const s of ["dhcp", "script", "kernel", "initrd", "apkovl"]) {
+          assert.equal(typeof n.stages[s], "number", `${n.id} has a time for ${s}`);
+        }
+      }
+      // Only the UEFI VM fetched iPXE from us over TFTP (QEMU's BIOS ROM is iPXE already).
+      assert.equal(typeof u.stages.firmware, "number");
+      assert.ok(u.stages.firmware! <= u.stages.script!);
+      console.log(
+        `e2e: BIOS VM ${bios.ms} ms, UEFI VM ${uefi.ms} ms (QEMU start → overlay unpacked); ` +
+          `daemon RSS idle ${idle.rss} MiB, peak during BIOS boot ${afterBios.peak} MiB, ` +
+          `after restart + UEFI boot ${afterUefi.rss} MiB (peak ${afterUefi.peak} MiB)`,
+      );
+    } finally {
+      for (const d of daemons) {
+        try {
+          d.child.kill("SIGTERM");
+        } catch { /* gone */ }
+        await d.child.status.catch(() => {});
+      }
+      await lab.cleanup();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
