@@ -1,0 +1,169 @@
+/**
+ * `mesh serve` and a bad /host0: refused at start with file:line and exit 2;
+ * on SIGHUP the error is logged and the overlays served before stay served;
+ * a good edit followed by SIGHUP is picked up without a restart.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { copyTree } from "../config_corpus/tree.ts";
+import { TextLineStream } from "../dhcp/lines.ts";
+import { createLab, labSkipReason } from "../lib/netns.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const EXAMPLE = new URL("../../host0-example", import.meta.url).pathname;
+
+function sha(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+Deno.test({
+  name: "mesh serve: bad /host0 exits 2 at start; SIGHUP with a bad /host0 keeps the old overlays",
+  ignore: labSkipReason(["curl"]) !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "mesh-reload-" });
+    await using lab = await createLab("rld", [
+      { name: "srv", address: "10.94.0.1/24" },
+      { name: "cli", address: "10.94.0.2/24" },
+    ]);
+    let child: Deno.ChildProcess | undefined;
+    try {
+      const host0 = `${tmp}/host0`;
+      await copyTree(EXAMPLE, host0);
+      const yaml = `state_dir: ${tmp}/state
+interfaces:
+  eth0:
+    mode: server
+http:
+  overlay_access: any
+`;
+      const manifest = `${host0}/machines/default/manifest`;
+      const good = await Deno.readTextFile(manifest);
+
+      // 1. A broken /host0 at start: exit 2, file:line on stderr, nothing served.
+      await Deno.writeTextFile(`${host0}/mesh.yaml`, yaml + "dhcp:\n  lease_time: forever\n");
+      const bad = await lab.exec("srv", [
+        Deno.execPath(),
+        "run",
+        "-A",
+        MAIN,
+        "--host0",
+        host0,
+        "serve",
+      ]);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /mesh\.yaml:\d+: .*lease_time/);
+      await Deno.writeTextFile(`${host0}/mesh.yaml`, yaml);
+
+      // 2. Start for real and fetch the default overlay from another host.
+      child = lab.spawn("srv", [
+        Deno.execPath(),
+        "run",
+        "-A",
+        MAIN,
+        "--host0",
+        host0,
+        "--log-format",
+        "json",
+        "serve",
+      ], {
+        stdout: "piped",
+        stderr: "null",
+      });
+      const records: Record<string, unknown>[] = [];
+      const waiters: {
+        test: (r: Record<string, unknown>) => boolean;
+        resolve: (r: Record<string, unknown>) => void;
+      }[] = [];
+      (async () => {
+        const lines = child!.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
+          new TextLineStream(),
+        );
+        for await (const line of lines) {
+          let rec: Record<string, unknown>;
+          try {
+            rec = JSON.parse(line);
+          } catch {
+            continue;
+          }
+          records.push(rec);
+          for (const w of [...waiters]) {
+            if (w.test(rec)) {
+              waiters.splice(waiters.indexOf(w), 1);
+              w.resolve(rec);
+            }
+          }
+        }
+      })();
+      const waitFor = (message: string) =>
+        new Promise<Record<string, unknown>>((resolve, reject) => {
+          const found = records.find((r) => r.message === message);
+          if (found) return resolve(found);
+          const timer = setTimeout(
+            () => reject(new Error(`no "${message}" log: ${JSON.stringify(records.slice(-5))}`)),
+            30_000,
+          );
+          waiters.push({
+            test: (r) => r.message === message,
+            resolve: (r) => (clearTimeout(timer), resolve(r)),
+          });
+        });
+      await waitFor("mesh serving");
+      // Bytes, not text: lab.exec decodes stdout, so run curl directly.
+      const fetchOverlay = async () => {
+        const out = await new Deno.Command("ip", {
+          args: [
+            "netns",
+            "exec",
+            lab.ns("cli"),
+            "curl",
+            "-sf",
+            "http://10.94.0.1/apkovl/default.tar.gz",
+          ],
+          stdout: "piped",
+        }).output();
+        assert.equal(out.code, 0, "overlay fetched");
+        assert.ok(out.stdout.length > 100);
+        return sha(out.stdout);
+      };
+      const before = await fetchOverlay();
+
+      // 3. Break a manifest and SIGHUP: the error names file:line, the old overlay is still served.
+      await Deno.writeTextFile(
+        manifest,
+        good + "\nO MODE=root:root:0644 SRC=/host0/machines/default/missing TGT=/etc/x\n",
+      );
+      Deno.kill(child.pid, "SIGHUP");
+      const refused = await waitFor("reload refused; still serving the previous overlays");
+      const problems = (refused.properties as { problems: string[] }).problems;
+      const line = good.split("\n").length + 1;
+      assert.ok(
+        problems.some((p) => p.startsWith(`${manifest}:${line}:`)),
+        JSON.stringify(problems),
+      );
+      assert.equal(await fetchOverlay(), before);
+
+      // 4. A good edit and SIGHUP: the new overlay is served, no restart.
+      await Deno.writeTextFile(`${host0}/machines/default/motd-extra`, "reloaded\n");
+      await Deno.writeTextFile(
+        manifest,
+        good +
+          "\nO MODE=root:root:0644 SRC=/host0/machines/default/motd-extra TGT=/etc/motd-extra\n",
+      );
+      Deno.kill(child.pid, "SIGHUP");
+      await waitFor("reloaded /host0");
+      assert.notEqual(await fetchOverlay(), before);
+    } finally {
+      if (child) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* gone */ }
+        const st = await child.status;
+        assert.equal(st.code, 0, "a clean stop on SIGTERM");
+      }
+      await lab.cleanup();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
