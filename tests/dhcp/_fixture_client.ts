@@ -4,7 +4,7 @@
  * what it got.
  */
 import type { Lab } from "../lib/netns.ts";
-import { TextLineStream } from "./lines.ts";
+import { TextLineStream } from "../lib/lines.ts";
 import type { DhcpNodeEvent, DhcpServerStats } from "../../src/dhcp/mod.ts";
 
 const FIXTURE = new URL("./serve_fixture.ts", import.meta.url).pathname;

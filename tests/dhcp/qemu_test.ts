@@ -26,7 +26,7 @@ import {
 } from "../lib/qemu.ts";
 import { startLabServer } from "../http/_lab_server.ts";
 import { readLeases, startFixture } from "./_fixture_client.ts";
-import { TextLineStream } from "./lines.ts";
+import { TextLineStream } from "../lib/lines.ts";
 
 const TFTP_FIXTURE = new URL("../tftp/serve_fixture.ts", import.meta.url).pathname;
 const SRV = "10.92.0.1";

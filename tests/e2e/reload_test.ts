@@ -6,11 +6,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { copyTree } from "../config_corpus/tree.ts";
-import { TextLineStream } from "../dhcp/lines.ts";
+import { TextLineStream } from "../lib/lines.ts";
 import { createLab, labSkipReason } from "../lib/netns.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const EXAMPLE = new URL("../../host0-example", import.meta.url).pathname;
+import { EXAMPLE, MAIN } from "../lib/mesh_daemon.ts";
 
 function sha(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");

@@ -8,9 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { nodeIdFor } from "../../src/boot/mod.ts";
-import { copyTree } from "../config_corpus/tree.ts";
-import { TextLineStream } from "../dhcp/lines.ts";
-import { createLab, type Lab } from "../lib/netns.ts";
+import {
+  addLabMachine,
+  type Daemon,
+  installLabBootFiles,
+  MAIN,
+  memory,
+  meshJson,
+  startDaemon,
+  stopDaemon,
+  writeLabHost0,
+} from "../lib/mesh_daemon.ts";
+import { createLab } from "../lib/netns.ts";
 import {
   addTap,
   bootVm,
@@ -19,112 +28,10 @@ import {
   startRouterAdvertiser,
 } from "../lib/qemu.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const EXAMPLE = new URL("../../host0-example", import.meta.url).pathname;
 const SRV_IP = "10.93.0.1";
 
 const BIOS = { mac: "52:54:00:93:00:01", uuid: "6d657368-0000-4000-8000-525400930001" };
 const UEFI = { mac: "52:54:00:93:00:02", uuid: "6d657368-0000-4000-8000-525400930002" };
-
-interface Daemon {
-  child: Deno.ChildProcess;
-  logs: Record<string, unknown>[];
-  /** Resolves with the "mesh serving" log record, rejects when the process exits first. */
-  ready: Promise<Record<string, unknown>>;
-}
-
-function startDaemon(lab: Lab, host0: string): Daemon {
-  const child = lab.spawn("srv", [
-    Deno.execPath(),
-    "run",
-    "-A",
-    MAIN,
-    "--host0",
-    host0,
-    "--log-format",
-    "json",
-    "serve",
-  ], {
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const logs: Record<string, unknown>[] = [];
-  let resolveReady: (r: Record<string, unknown>) => void = () => {};
-  let rejectReady: (e: Error) => void = () => {};
-  const ready = new Promise<Record<string, unknown>>((res, rej) => {
-    resolveReady = res;
-    rejectReady = rej;
-  });
-  (async () => {
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-      new TextLineStream(),
-    );
-    for await (const line of lines) {
-      try {
-        const rec = JSON.parse(line) as Record<string, unknown>;
-        logs.push(rec);
-        if (rec.message === "mesh serving") resolveReady(rec);
-      } catch { /* not JSON */ }
-    }
-    // A no-op once resolved; otherwise the daemon died before serving.
-    rejectReady(new Error(`daemon exited before it was ready: ${JSON.stringify(logs.slice(-5))}`));
-  })();
-  child.stderr.pipeTo(new WritableStream()).catch(() => {});
-  return { child, logs, ready };
-}
-
-/** Resident and peak memory of a process, in MiB. */
-function memory(pid: number): { rss: number; peak: number } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
-  return { rss: Math.round(kb("VmRSS") / 1024), peak: Math.round(kb("VmHWM") / 1024) };
-}
-
-async function mesh(host0: string, args: string[]): Promise<unknown> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--host0", host0, "--json", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return JSON.parse(text);
-}
-
-async function writeHost0(dir: string, state: string, biosId: string): Promise<void> {
-  await copyTree(EXAMPLE, dir);
-  await Deno.writeTextFile(
-    `${dir}/mesh.yaml`,
-    `# written by tests/e2e/serve_test.ts
-state_dir: ${state}
-interfaces:
-  eth0:
-    mode: server
-    pool: { start: 10.93.0.100, end: 10.93.0.199 }
-dhcp:
-  lease_time: 600
-boot:
-  kernel: boot/vmlinuz
-  initramfs: boot/initrd.gz
-  modloop: boot/modloop-none
-  cmdline: console=ttyS0 mesh.e2e.online=http://${SRV_IP}/api/v1/report/online
-`,
-  );
-  // The default overlay and one machine of its own, each with a marker only it holds.
-  await Deno.writeTextFile(`${dir}/machines/default/e2e-marker`, "from-the-default-overlay\n");
-  await Deno.writeTextFile(
-    `${dir}/machines/default/manifest`,
-    (await Deno.readTextFile(`${dir}/machines/default/manifest`)) +
-      "\nO MODE=root:root:0644 SRC=/host0/machines/default/e2e-marker TGT=/etc/mesh-e2e-marker\n",
-  );
-  await Deno.mkdir(`${dir}/machines/e2e-bios`);
-  await Deno.writeTextFile(`${dir}/machines/e2e-bios/UUID`, `${biosId}\n`);
-  await Deno.writeTextFile(`${dir}/machines/e2e-bios/marker`, "only-in-e2e-bios\n");
-  await Deno.writeTextFile(
-    `${dir}/machines/e2e-bios/manifest`,
-    "O MODE=root:root:0644 SRC=/host0/machines/e2e-bios/marker TGT=/etc/mesh-e2e-marker\n",
-  );
-}
 
 Deno.test({
   name: "mesh serve PXE-boots a BIOS and a UEFI VM end to end, surviving kill -9 between them",
@@ -140,14 +47,12 @@ Deno.test({
     try {
       const host0 = `${tmp}/host0`;
       const state = `${tmp}/state`;
-      await writeHost0(host0, state, biosId);
-      const assets = await prepareBootAssets();
-      await Deno.mkdir(`${state}/boot`, { recursive: true });
-      await Deno.copyFile(assets.kernel, `${state}/boot/vmlinuz`);
-      await Deno.copyFile(assets.initrd, `${state}/boot/initrd.gz`);
+      await writeLabHost0(host0, { state, srv: SRV_IP, pool: ["10.93.0.100", "10.93.0.199"] });
+      await addLabMachine(host0, "e2e-bios", biosId, "only-in-e2e-bios");
+      await installLabBootFiles(state, await prepareBootAssets());
       await startRouterAdvertiser(lab);
 
-      let d = startDaemon(lab, host0);
+      let d = startDaemon(lab, "srv", host0);
       daemons.push(d);
       const info = await d.ready;
       assert.deepEqual((info.properties as { dhcp: string[] }).dhcp, ["eth0"]);
@@ -185,12 +90,12 @@ Deno.test({
       // kill -9, then start again on the same state: the lease and node survive.
       d.child.kill("SIGKILL");
       await d.child.status;
-      const leases = await mesh(host0, ["dhcp", "leases"]) as { mac: string; ip: string }[];
+      const leases = await meshJson(host0, ["dhcp", "leases"]) as { mac: string; ip: string }[];
       assert.ok(
         leases.some((l) => l.mac === BIOS.mac && l.ip === bios.fields?.ip),
         JSON.stringify(leases),
       );
-      d = startDaemon(lab, host0);
+      d = startDaemon(lab, "srv", host0);
       daemons.push(d);
       await d.ready;
 
@@ -209,7 +114,7 @@ Deno.test({
       assert.equal(uefi.fields?.marker, "from-the-default-overlay");
 
       const afterUefi = memory(d.child.pid);
-      const nodes = await mesh(host0, ["node", "list"]) as {
+      const nodes = await meshJson(host0, ["node", "list"]) as {
         id: string;
         mac: string;
         stage: string;
@@ -233,12 +138,7 @@ Deno.test({
           `after restart + UEFI boot ${afterUefi.rss} MiB (peak ${afterUefi.peak} MiB)`,
       );
     } finally {
-      for (const d of daemons) {
-        try {
-          d.child.kill("SIGTERM");
-        } catch { /* gone */ }
-        await d.child.status.catch(() => {});
-      }
+      for (const d of daemons) await stopDaemon(d).catch(() => {});
       await lab.cleanup();
       await Deno.remove(tmp, { recursive: true });
     }

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { nodeIdFor } from "../../src/boot/mod.ts";
-import { createLab, hasCommand, type Lab, labSkipReason, run } from "./netns.ts";
+import { createLab, hasCommand, labSkipReason, run } from "./netns.ts";
+import { startStandIn } from "./stand_in.ts";
 import {
   addTap,
   bootVm,
@@ -113,56 +114,6 @@ Deno.test("qemu kit: isStaticElf tells static from dynamic executables", () => {
 });
 
 const SRV = "10.77.0.1";
-
-async function startStandIn(lab: Lab, root: string): Promise<void> {
-  const conf = [
-    "port=0",
-    "user=root",
-    "interface=eth0",
-    "bind-interfaces",
-    "dhcp-authoritative",
-    "no-ping", // dnsmasq would ping each new address for ~3 s first
-    "dhcp-range=10.77.0.100,10.77.0.200,255.255.255.0,1h",
-    `dhcp-leasefile=${root}/dnsmasq.leases`,
-    `pid-file=${root}/dnsmasq.pid`,
-    `log-facility=${root}/dnsmasq.log`,
-    "log-dhcp",
-    "enable-tftp",
-    `tftp-root=${root}/tftp`,
-    "dhcp-vendorclass=set:pxe,PXEClient",
-    "dhcp-userclass=set:ipxe,iPXE",
-    "dhcp-match=set:ipxe,175",
-    "dhcp-match=set:efi64,option:client-arch,7",
-    "dhcp-match=set:efi64,option:client-arch,9",
-    // iPXE "no-pxedhcp": do not wait 2 s for proxyDHCP offers
-    "dhcp-option=tag:ipxe,encap:175,176,1b",
-    "dhcp-boot=tag:pxe,tag:!ipxe,tag:!efi64,undionly.kpxe",
-    "dhcp-boot=tag:pxe,tag:!ipxe,tag:efi64,snponly.efi",
-    `dhcp-boot=tag:ipxe,http://${SRV}/boot.ipxe`,
-    "",
-  ].join("\n");
-  await Deno.writeTextFile(`${root}/dnsmasq.conf`, conf);
-  lab.spawn("srv", ["dnsmasq", "--keep-in-foreground", `--conf-file=${root}/dnsmasq.conf`]);
-  lab.spawn("srv", ["busybox", "httpd", "-f", "-p", `${SRV}:80`, "-h", `${root}/www`]);
-  for (let i = 0; i < 50; i++) {
-    const probe = await lab.exec("srv", [
-      "busybox",
-      "wget",
-      "-q",
-      "-O",
-      "/dev/null",
-      `http://${SRV}/boot.ipxe`,
-    ]);
-    const log = await Deno.readTextFile(`${root}/dnsmasq.log`).catch(() => "");
-    if (probe.code === 0 && log.includes("TFTP root")) return;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(
-    `stand-in servers did not start: ${await Deno.readTextFile(`${root}/dnsmasq.log`).catch(() =>
-      ""
-    )}`,
-  );
-}
 
 async function makeOverlay(root: string, name: string, files: Record<string, string>) {
   const dir = await Deno.makeTempDir({ dir: root, prefix: "ovl-" });
@@ -291,7 +242,7 @@ Deno.test({
         });
         await addTap(lab, vm.tap);
       }
-      await startStandIn(lab, root);
+      await startStandIn(lab, { srv: SRV, range: ["10.77.0.100", "10.77.0.200"], root });
       await startRouterAdvertiser(lab);
 
       const results = await Promise.all(

@@ -1,0 +1,69 @@
+/**
+ * @module
+ * The established netboot stack as a stand-in server, for comparisons and for
+ * tests of the QEMU kit: dnsmasq (DHCP + TFTP, configured like the reference
+ * recipe: undionly.kpxe / snponly.efi to firmware, the script URL to iPXE)
+ * and busybox httpd, both in a lab host's namespace. Killed with the lab.
+ */
+import type { Lab } from "./netns.ts";
+
+export interface StandInOptions {
+  /** Lab host that runs the servers (its eth0 holds `srv`). */
+  readonly host?: string;
+  /** Server address on eth0. */
+  readonly srv: string;
+  /** Dynamic range, e.g. ["10.77.0.100", "10.77.0.200"]. */
+  readonly range: readonly [string, string];
+  /** Directory with `tftp/` (iPXE binaries) and `www/` (boot.ipxe and the rest). */
+  readonly root: string;
+}
+
+/** Starts dnsmasq and busybox httpd; resolves once both answer. */
+export async function startStandIn(lab: Lab, opts: StandInOptions): Promise<void> {
+  const { root, srv } = opts;
+  const host = opts.host ?? "srv";
+  const conf = [
+    "port=0",
+    "user=root",
+    "interface=eth0",
+    "bind-interfaces",
+    "dhcp-authoritative",
+    "no-ping", // dnsmasq would ping each new address for ~3 s first
+    `dhcp-range=${opts.range[0]},${opts.range[1]},255.255.255.0,1h`,
+    `dhcp-leasefile=${root}/dnsmasq.leases`,
+    `pid-file=${root}/dnsmasq.pid`,
+    `log-facility=${root}/dnsmasq.log`,
+    "log-dhcp",
+    "enable-tftp",
+    `tftp-root=${root}/tftp`,
+    "dhcp-vendorclass=set:pxe,PXEClient",
+    "dhcp-userclass=set:ipxe,iPXE",
+    "dhcp-match=set:ipxe,175",
+    "dhcp-match=set:efi64,option:client-arch,7",
+    "dhcp-match=set:efi64,option:client-arch,9",
+    // iPXE "no-pxedhcp": do not wait 2 s for proxyDHCP offers
+    "dhcp-option=tag:ipxe,encap:175,176,1b",
+    "dhcp-boot=tag:pxe,tag:!ipxe,tag:!efi64,undionly.kpxe",
+    "dhcp-boot=tag:pxe,tag:!ipxe,tag:efi64,snponly.efi",
+    `dhcp-boot=tag:ipxe,http://${srv}/boot.ipxe`,
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(`${root}/dnsmasq.conf`, conf);
+  lab.spawn(host, ["dnsmasq", "--keep-in-foreground", `--conf-file=${root}/dnsmasq.conf`]);
+  lab.spawn(host, ["busybox", "httpd", "-f", "-p", `${srv}:80`, "-h", `${root}/www`]);
+  for (let i = 0; i < 50; i++) {
+    const probe = await lab.exec(host, [
+      "busybox",
+      "wget",
+      "-q",
+      "-O",
+      "/dev/null",
+      `http://${srv}/boot.ipxe`,
+    ]);
+    const log = await Deno.readTextFile(`${root}/dnsmasq.log`).catch(() => "");
+    if (probe.code === 0 && log.includes("TFTP root")) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const log = await Deno.readTextFile(`${root}/dnsmasq.log`).catch(() => "");
+  throw new Error(`stand-in servers did not start: ${log}`);
+}
