@@ -136,7 +136,21 @@ export function authoritativeResponder(deps: AuthoritativeDeps): AuthoritativeRe
     return undefined;
   }
 
-  function networkOptions(s: SegmentSettings, withLease: boolean): [number, Uint8Array][] {
+  // The network options of a segment never change: encode them once per segment.
+  const netOptions = new Map<SegmentSettings, readonly (readonly [number, Uint8Array])[][]>();
+  function networkOptions(
+    s: SegmentSettings,
+    withLease: boolean,
+  ): readonly (readonly [number, Uint8Array])[] {
+    let cached = netOptions.get(s);
+    if (cached === undefined) {
+      cached = [encodeNetworkOptions(s, false), encodeNetworkOptions(s, true)];
+      netOptions.set(s, cached);
+    }
+    return cached[withLease ? 1 : 0]!;
+  }
+
+  function encodeNetworkOptions(s: SegmentSettings, withLease: boolean): [number, Uint8Array][] {
     const subnet = s.pool.subnet;
     const o: [number, Uint8Array][] = [];
     if (withLease) {

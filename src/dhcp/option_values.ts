@@ -228,11 +228,16 @@ export function ipListValue(ips: readonly number[]): Uint8Array {
 }
 /** One byte. */
 export function u8Value(v: number): Uint8Array {
-  return Uint8Array.of(v & 255);
+  const b = new Uint8Array(1);
+  b[0] = v;
+  return b;
 }
 /** A big-endian 16-bit number. */
 export function u16Value(v: number): Uint8Array {
-  return Uint8Array.of((v >>> 8) & 255, v & 255);
+  const b = new Uint8Array(2);
+  b[0] = v >>> 8;
+  b[1] = v;
+  return b;
 }
 /** A big-endian 32-bit number (lease times). */
 export function u32Value(v: number): Uint8Array {

@@ -70,13 +70,15 @@ export function readOptionArea(
 
 /**
  * Joins repeated options (RFC 3396: concatenate in order of appearance) and
- * copies every value, so a packet never aliases the receive buffer.
+ * copies every value, so a packet never aliases the receive buffer. With
+ * `copy` false, single-chunk values stay views of the input (for callers
+ * whose buffer is never reused).
  */
-export function concatOptions(acc: OptionChunks): Map<number, Uint8Array> {
+export function concatOptions(acc: OptionChunks, copy = true): Map<number, Uint8Array> {
   const out = new Map<number, Uint8Array>();
   for (const [code, list] of acc.chunks) {
     if (list.length === 1) {
-      out.set(code, list[0]!.slice());
+      out.set(code, copy ? list[0]!.slice() : list[0]!);
       continue;
     }
     let total = 0;

@@ -19,7 +19,7 @@
  * model always holds "the options" and "the strings", never both.
  */
 import { DecodeError } from "../errors.ts";
-import { formatMac, ipv4FromBytes, ipv4ToBytes, macToBytes } from "../net/addr.ts";
+import { formatMac, ipv4FromBytes, macToBytes } from "../net/addr.ts";
 import { ByteWriter } from "../net/bytes.ts";
 import {
   CHADDR_LENGTH,
@@ -116,8 +116,19 @@ function checkFixedLengths(opts: Map<number, Uint8Array>, firstOffset: Map<numbe
   }
 }
 
+/** Options for {@link decodePacket}. */
+export interface DecodeOptions {
+  /**
+   * Copy option values and chaddr out of `b` (default true). A server loop
+   * whose transport hands over a fresh buffer per datagram passes false and
+   * saves an allocation per option: the packet then keeps `b` alive.
+   */
+  readonly copy?: boolean;
+}
+
 /** Decodes one DHCP message. Throws DecodeError naming the field and offset. */
-export function decodePacket(b: Uint8Array): DhcpPacket {
+export function decodePacket(b: Uint8Array, opts: DecodeOptions = {}): DhcpPacket {
+  const copy = opts.copy ?? true;
   if (b.length < MIN_DHCP_LENGTH) {
     throw new DecodeError(
       "packet",
@@ -158,7 +169,7 @@ export function decodePacket(b: Uint8Array): DhcpPacket {
     readOptionArea(b, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, "sname", acc);
   }
   acc.chunks.delete(Opt.OptionOverload);
-  const options = concatOptions(acc);
+  const options = concatOptions(acc, copy);
   checkFixedLengths(options, acc.firstOffset);
 
   return {
@@ -173,7 +184,7 @@ export function decodePacket(b: Uint8Array): DhcpPacket {
     yiaddr: ipv4FromBytes(b, 16),
     siaddr: ipv4FromBytes(b, 20),
     giaddr: ipv4FromBytes(b, 24),
-    chaddr: b.slice(28, 28 + CHADDR_LENGTH),
+    chaddr: copy ? b.slice(28, 28 + CHADDR_LENGTH) : b.subarray(28, 28 + CHADDR_LENGTH),
     sname: overload & Overload.Sname ? "" : readCString(b, SNAME_OFFSET, SNAME_LENGTH),
     file: overload & Overload.File ? "" : readCString(b, FILE_OFFSET, FILE_LENGTH),
     options,
@@ -181,6 +192,10 @@ export function decodePacket(b: Uint8Array): DhcpPacket {
 }
 
 function writeField(w: ByteWriter, text: string, size: number, name: string): void {
+  if (text === "") { // the common case: no allocation
+    w.zeros(size);
+    return;
+  }
   const bytes = textToBytes(text);
   if (bytes.length > size) throw new RangeError(`${name} is ${bytes.length} bytes, max ${size}`);
   w.bytes(bytes).zeros(size - bytes.length);
@@ -203,8 +218,7 @@ export function encodePacket(pkt: DhcpPacket): Uint8Array {
   const w = new ByteWriter(Math.max(MIN_BOOTP_LENGTH, packetLength(pkt)));
   w.u8(pkt.op).u8(pkt.htype).u8(pkt.hlen).u8(pkt.hops);
   w.u32(pkt.xid).u16(pkt.secs).u16(pkt.flags);
-  w.bytes(ipv4ToBytes(pkt.ciaddr)).bytes(ipv4ToBytes(pkt.yiaddr));
-  w.bytes(ipv4ToBytes(pkt.siaddr)).bytes(ipv4ToBytes(pkt.giaddr));
+  w.u32(pkt.ciaddr).u32(pkt.yiaddr).u32(pkt.siaddr).u32(pkt.giaddr);
   w.bytes(pkt.chaddr).zeros(CHADDR_LENGTH - pkt.chaddr.length);
   writeField(w, pkt.sname, SNAME_LENGTH, "sname");
   writeField(w, pkt.file, FILE_LENGTH, "file");

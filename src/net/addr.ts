@@ -40,7 +40,13 @@ export function ipv4FromBytes(b: Uint8Array, offset = 0): number {
 
 /** Writes an IPv4 number as 4 bytes. */
 export function ipv4ToBytes(n: number): Uint8Array {
-  return new Uint8Array([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+  // Indexed stores, not an array literal: this runs several times per DHCP reply.
+  const b = new Uint8Array(4);
+  b[0] = n >>> 24;
+  b[1] = n >>> 16;
+  b[2] = n >>> 8;
+  b[3] = n;
+  return b;
 }
 
 /** Lower-case, colon-separated MAC ("aa:bb:cc:dd:ee:ff"). */

@@ -51,6 +51,9 @@ export class UdpSocket {
   readonly #buf = new Uint8Array(65536);
   readonly #from = new Uint8Array(16);
   readonly #fromLen = new Uint8Array(4);
+  #to = sockaddrIn(0, 0);
+  #toIp = 0;
+  #toPort = 0;
 
   private constructor(fd: number) {
     this.#fd = fd;
@@ -85,8 +88,14 @@ export class UdpSocket {
   /** Sends to ip:port. False when the kernel queue is full or the next hop is unresolved. */
   sendTo(data: Uint8Array<ArrayBuffer>, ip: number, port: number): boolean {
     if (this.#closed) return false;
+    // A server answers the same relay (or client) many times in a row: reuse its sockaddr.
+    if (ip !== this.#toIp || port !== this.#toPort) {
+      this.#to = sockaddrIn(ip, port);
+      this.#toIp = ip;
+      this.#toPort = port;
+    }
     const rc = Number(
-      libc().sendto(this.#fd, data, BigInt(data.length), C.MSG_DONTWAIT, sockaddrIn(ip, port), 16),
+      libc().sendto(this.#fd, data, BigInt(data.length), C.MSG_DONTWAIT, this.#to, 16),
     );
     if (rc >= 0) return true;
     const e = errno();
