@@ -34,7 +34,8 @@ export class ConflictProbe {
   readonly #now: () => number;
   readonly #cache = new Map<number, { inUse: boolean; at: number }>();
   readonly #inflight = new Map<number, Promise<boolean>>();
-  readonly #pending = new Set<Pending>();
+  /** Probes waiting for an answer, by address: an ARP frame names at most two addresses. */
+  readonly #pending = new Map<number, Pending>();
   #reading = false;
   /** Probes sent and conflicts found, for stats. */
   probes = 0;
@@ -66,7 +67,7 @@ export class ConflictProbe {
         ip,
         resolve: (v) => {
           clearTimeout(entry.timer);
-          this.#pending.delete(entry);
+          this.#pending.delete(ip);
           this.#inflight.delete(ip);
           this.#cache.set(ip, { inUse: v, at: this.#now() });
           if (v) this.conflicts++;
@@ -74,7 +75,7 @@ export class ConflictProbe {
         },
         timer: setTimeout(() => entry.resolve(false), this.#timeoutMs),
       };
-      this.#pending.add(entry);
+      this.#pending.set(ip, entry);
     });
     this.#inflight.set(ip, p);
     this.probes++;
@@ -105,7 +106,12 @@ export class ConflictProbe {
           continue; // malformed ARP from a neighbour says nothing about our address
         }
         if (!arp) continue;
-        for (const p of [...this.#pending]) if (provesInUse(arp, p.ip, this.#mac)) p.resolve(true);
+        // Only the sender's address or a probe's target can be proven in use: look
+        // those up instead of testing every pending probe (thousands under load).
+        for (const ip of [arp.spa, arp.tpa]) {
+          const p = this.#pending.get(ip);
+          if (p !== undefined && provesInUse(arp, p.ip, this.#mac)) p.resolve(true);
+        }
       }
     } finally {
       this.#reading = false;
@@ -113,7 +119,7 @@ export class ConflictProbe {
   }
 
   close(): void {
-    for (const p of [...this.#pending]) p.resolve(false);
+    for (const p of [...this.#pending.values()]) p.resolve(false);
     this.#sock.close();
   }
 
