@@ -48,7 +48,7 @@ export const DEFAULTS = {
     ipxeDir: "/usr/lib/ipxe",
     bios: "undionly.kpxe",
     efiX64: "ipxe.efi",
-    efiX64Snp: false,
+    efiX64Snp: true,
     efiArm64: null,
     alpineBranch: "latest-stable",
   },

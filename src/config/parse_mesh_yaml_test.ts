@@ -35,7 +35,7 @@ Deno.test("mesh.yaml absent: every default applies", () => {
     ipxeDir: "/usr/lib/ipxe",
     bios: "undionly.kpxe",
     efiX64: "ipxe.efi",
-    efiX64Snp: false,
+    efiX64Snp: true,
     efiArm64: null,
     alpineBranch: "latest-stable",
   });

@@ -97,7 +97,15 @@ export interface Allocation {
   readonly hostname?: string;
 }
 
-/** The key that identifies a client's leases. */
+/**
+ * The key that identifies a client's leases: its hardware address. RFC 2131
+ * prefers option 61 when sent, but one netbooted machine speaks DHCP through
+ * up to three clients in one boot — firmware PXE (often no option 61), iPXE
+ * and the initramfs' udhcpc (option 61 = 01:<mac>) — and keying by client id
+ * would give it a new address in each phase (seen with OVMF: .101 in
+ * firmware, .102 in Linux), waste the pool in a boot storm and break "the
+ * same machine gets the same address back". The client id is still stored.
+ */
 export function clientKey(c: { readonly mac: string; readonly clientId: string | null }): string {
-  return c.clientId !== null ? `id:${c.clientId}` : `mac:${c.mac}`;
+  return `mac:${c.mac}`;
 }
