@@ -4,7 +4,13 @@
  * ISOs), node API, health and metrics, on Hono + Deno.serve.
  */
 export { createApp, type HttpApp } from "./app.ts";
-export { type RunningHttp, serveHttp, type ServeOptions } from "./serve.ts";
+export {
+  DEFAULT_ENGINE,
+  HttpEngine,
+  type RunningHttp,
+  serveHttp,
+  type ServeOptions,
+} from "./serve.ts";
 export {
   type AppDeps,
   type BootCatalog,

@@ -1,12 +1,26 @@
 /**
  * @module
- * Runs the app on Deno.serve. The handler info (client address) is passed to
- * Hono as its bindings, where the routes read it.
+ * Runs the app on one of two engines:
+ * - "sendfile": mesh's own HTTP/1.1 server (src/net), which hands file bodies
+ *   to the kernel with sendfile(2), so large files go out at nginx speed;
+ * - "deno": Deno.serve (hyper), which copies file bodies through JS.
+ * The handler info (client address) is passed to Hono as its bindings, where
+ * the routes read it; both engines pass the same shape.
  */
 import { getLogger } from "@logtape/logtape";
+import { listenHttp } from "../net/mod.ts";
 import type { HttpApp } from "./app.ts";
 
 const log = getLogger(["mesh", "http"]);
+
+export const HttpEngine = {
+  Deno: "deno",
+  Sendfile: "sendfile",
+} as const;
+export type HttpEngine = typeof HttpEngine[keyof typeof HttpEngine];
+
+/** The engine used when none is asked for (bench/http.ts compares them). */
+export const DEFAULT_ENGINE: HttpEngine = HttpEngine.Deno;
 
 export interface ServeOptions {
   /** Address to bind; "0.0.0.0" for all. */
@@ -14,6 +28,11 @@ export interface ServeOptions {
   /** Port; 0 picks a free one (tests). */
   readonly port: number;
   readonly signal?: AbortSignal;
+  /**
+   * Server engine; default DEFAULT_ENGINE. "sendfile" binds IPv4 only: other
+   * addresses fall back to "deno".
+   */
+  readonly engine?: HttpEngine;
 }
 
 export interface RunningHttp {
@@ -23,7 +42,19 @@ export interface RunningHttp {
   readonly finished: Promise<void>;
 }
 
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 export function serveHttp(app: HttpApp, opts: ServeOptions): RunningHttp {
+  const engine = opts.engine ?? DEFAULT_ENGINE;
+  if (engine === HttpEngine.Sendfile && IPV4.test(opts.hostname)) {
+    const server = listenHttp((req, info) => app.fetch(req, info), {
+      hostname: opts.hostname,
+      port: opts.port,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    log.info("http listening", { ...server.addr, engine });
+    return { addr: server.addr, finished: server.finished };
+  }
   const server = Deno.serve({
     hostname: opts.hostname,
     port: opts.port,
@@ -31,6 +62,6 @@ export function serveHttp(app: HttpApp, opts: ServeOptions): RunningHttp {
     onListen() {/* logged below with the real port */},
   }, (req, info) => app.fetch(req, info));
   const addr = server.addr as Deno.NetAddr;
-  log.info("http listening", { hostname: addr.hostname, port: addr.port });
+  log.info("http listening", { hostname: addr.hostname, port: addr.port, engine: "deno" });
   return { addr: { hostname: addr.hostname, port: addr.port }, finished: server.finished };
 }

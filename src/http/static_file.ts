@@ -6,6 +6,7 @@
  * to 16 KiB are kept in memory.
  */
 import { fileEtag, ifRangeHolds, notModified } from "./conditional.ts";
+import { markFileBody } from "../net/mod.ts";
 import { decideRange } from "./range.ts";
 
 /** A file to send; `etag` defaults to one derived from size and mtime. */
@@ -89,17 +90,30 @@ interface Source {
   slice(start: number, length: number): BodyInit;
 }
 
-function fileSource(file: Deno.FsFile, size: number): Source {
+/** Who the opened file is: lets the sendfile engine check it opens the same file. */
+interface FileIdentity {
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+function fileSource(file: Deno.FsFile, size: number, id: FileIdentity | null): Source {
   const close = () => {
     try {
       file.close();
     } catch { /* already closed */ }
   };
+  // the stream stays the body for Deno.serve; the sendfile engine sends the marked range instead
+  const stream = (start: number, length: number) => {
+    const s = rangeStream(file, start, length);
+    if (id !== null) markFileBody(s, { ...id, start, length, size });
+    return s;
+  };
   return {
     close,
-    whole: () => (size === 0 ? (close(), null) : rangeStream(file, 0, size)),
-    tail: (start) => Promise.resolve(rangeStream(file, start, size - start)),
-    slice: (start, length) => rangeStream(file, start, length),
+    whole: () => (size === 0 ? (close(), null) : stream(0, size)),
+    tail: (start) => Promise.resolve(stream(start, size - start)),
+    slice: (start, length) => stream(start, length),
   };
 }
 
@@ -168,7 +182,8 @@ export async function sendFile(
     file.close();
     return null;
   }
-  return respond(req, f, info.size, info.mtime, fileSource(file, info.size));
+  const id = info.ino !== null ? { path: f.path, dev: info.dev, ino: info.ino } : null;
+  return respond(req, f, info.size, info.mtime, fileSource(file, info.size, id));
 }
 
 async function respond(

@@ -6,6 +6,8 @@
  * Calls that can block (`poll`) are `nonblocking: true`, so they run on a
  * worker thread and the event loop (HTTP, TFTP) keeps running. All socket
  * I/O itself uses MSG_DONTWAIT and is synchronous: it never waits.
+ * `sendfile` is synchronous on a non-blocking socket: it copies what fits in
+ * the socket buffer and returns (page-cache reads are not offloaded).
  */
 
 const SYMBOLS = {
@@ -26,6 +28,27 @@ const SYMBOLS = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   /** Same as poll, for a zero timeout check without a thread hop. */
   poll_now: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
+  // TCP listener for the sendfile HTTP engine (http_server.ts)
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  /** Waits on a worker thread, so the event loop keeps running. */
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
+  /** Same as epoll_wait, for a zero timeout check without a thread hop. */
+  epoll_wait_now: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  /** open(2) is variadic; called with two arguments (no O_CREAT, so no mode). */
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -42,6 +65,7 @@ export function libc(): Libc {
 export const C = {
   AF_INET: 2,
   AF_PACKET: 17,
+  SOCK_STREAM: 1,
   SOCK_DGRAM: 2,
   SOCK_RAW: 3,
   SOCK_NONBLOCK: 0o4000,
@@ -49,6 +73,7 @@ export const C = {
   SOL_SOCKET: 1,
   SO_REUSEADDR: 2,
   SO_BROADCAST: 6,
+  SO_KEEPALIVE: 9,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
   SO_BINDTODEVICE: 25,
@@ -58,10 +83,36 @@ export const C = {
   ETH_P_ALL: 0x0003,
   ETH_P_IP: 0x0800,
   ETH_P_ARP: 0x0806,
+  IPPROTO_TCP: 6,
+  TCP_NODELAY: 1,
   MSG_DONTWAIT: 0x40,
+  MSG_NOSIGNAL: 0x4000,
+  MSG_MORE: 0x8000,
   POLLIN: 0x1,
+  EPOLL_CLOEXEC: 0o2000000,
+  EPOLL_CTL_ADD: 1,
+  EPOLL_CTL_DEL: 2,
+  EPOLL_CTL_MOD: 3,
+  EPOLLIN: 0x1,
+  EPOLLOUT: 0x4,
+  EPOLLERR: 0x8,
+  EPOLLHUP: 0x10,
+  EPOLLRDHUP: 0x2000,
+  EPOLLONESHOT: 1 << 30,
+  EFD_NONBLOCK: 0o4000,
+  EFD_CLOEXEC: 0o2000000,
+  O_RDONLY: 0,
+  O_CLOEXEC: 0o2000000,
+  AT_EMPTY_PATH: 0x1000,
+  STATX_BASIC_STATS: 0x7ff,
   EINTR: 4,
   EAGAIN: 11,
+  EMFILE: 24,
+  ENFILE: 23,
+  EPIPE: 32,
+  EADDRINUSE: 98,
+  ECONNABORTED: 103,
+  ECONNRESET: 104,
   ENOBUFS: 105,
 } as const;
 

@@ -37,3 +37,12 @@ export {
   type TransportStats,
 } from "./dhcp_transport.ts";
 export { LibcError } from "./_libc.ts";
+export {
+  type HttpHandler,
+  type HttpListener,
+  type HttpListenerStats,
+  type HttpListenOptions,
+  type HttpServeInfo,
+  listenHttp,
+} from "./http_server.ts";
+export { type FileBodyMark, fileBodyOf, markFileBody } from "./http_file_body.ts";

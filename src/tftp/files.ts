@@ -8,6 +8,7 @@
  */
 import { type Refusal, resolveConfined } from "../files/mod.ts";
 import { NetasciiReader, netasciiSize } from "./netascii.ts";
+import { ReadAhead } from "./read_ahead.ts";
 
 export type TransferMode = "octet" | "netascii";
 
@@ -24,6 +25,12 @@ export interface TftpFile {
    * is valid until the next call.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Copies bytes at `offset` into `dest` synchronously (fewer only at the
+   * end) and returns the count, or null when they are not at hand: then
+   * `read` gets them. Absent when the file has no synchronous path.
+   */
+  readInto?(offset: number, dest: Uint8Array): number | null;
   close(): void;
 }
 
@@ -57,41 +64,12 @@ function memoryFile(rel: string, data: Uint8Array, mode: TransferMode, cached: b
     size: data.length,
     cached,
     read: (o, n) => Promise.resolve(data.subarray(o, o + n)),
+    readInto(o, dest) {
+      const n = Math.max(0, Math.min(dest.length, data.length - o));
+      dest.set(data.subarray(o, o + n));
+      return n;
+    },
     close() {},
-  };
-}
-
-/**
- * Positioned reads over an open file with a read-ahead buffer: lock-step TFTP
- * asks for one block at a time, and a file operation per block would cost
- * more than the block's send.
- */
-function diskReader(file: Deno.FsFile): (offset: number, length: number) => Promise<Uint8Array> {
-  const READ_AHEAD = 256 * 1024;
-  let buf = new Uint8Array(READ_AHEAD);
-  let bufStart = 0;
-  let bufLen = 0;
-  let pos = 0;
-  return async (offset, length) => {
-    if (offset >= bufStart && offset + length <= bufStart + bufLen) {
-      return buf.subarray(offset - bufStart, offset - bufStart + length);
-    }
-    const want = Math.max(length, READ_AHEAD);
-    if (buf.length < want) buf = new Uint8Array(want);
-    if (pos !== offset) {
-      await file.seek(offset, Deno.SeekMode.Start);
-      pos = offset;
-    }
-    let got = 0;
-    while (got < want) {
-      const n = await file.read(buf.subarray(got, want));
-      if (n === null || n === 0) break;
-      got += n;
-    }
-    pos += got;
-    bufStart = offset;
-    bufLen = got;
-    return buf.subarray(0, Math.min(got, length));
   };
 }
 
@@ -173,7 +151,8 @@ export function dirSource(root: string, opts: DirSourceOptions = {}): FileSource
         file.close();
         return { ok: false, reason: "not-file", detail: "not a regular file" };
       }
-      const read = diskReader(file);
+      const ahead = new ReadAhead(file, info.size);
+      const read = (o: number, n: number) => ahead.read(o, n);
       const close = () => {
         try {
           file.close();
@@ -184,7 +163,14 @@ export function dirSource(root: string, opts: DirSourceOptions = {}): FileSource
         const reader = new NetasciiReader(read, info.size);
         return { rel: found.rel, size, cached: false, read: (o, n) => reader.at(o, n), close };
       }
-      return { rel: found.rel, size: info.size, cached: false, read, close };
+      return {
+        rel: found.rel,
+        size: info.size,
+        cached: false,
+        read,
+        readInto: (o, dest) => ahead.readInto(o, dest),
+        close,
+      };
     },
   };
 }

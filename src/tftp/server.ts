@@ -6,10 +6,11 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { realRoot } from "../files/mod.ts";
+import { DgramReactor, DgramSocket, parseIpv4 } from "../net/mod.ts";
 import { dirSource, type FileSource, type TftpFile, type TransferMode } from "./files.ts";
 import { negotiate } from "./negotiate.ts";
 import { decodePacket, encodeError, ErrorCode, Opcode, type Packet } from "./packet.ts";
-import { runTransfer } from "./transfer.ts";
+import { type RunningTransfer, startTransfer } from "./transfer.ts";
 
 const log = getLogger(["mesh", "tftp"]);
 
@@ -121,7 +122,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     malformed: 0,
     active: 0,
   };
-  const transfers = new Map<string, Deno.DatagramConn>();
+  const transfers = new Map<string, RunningTransfer>();
   // Clients whose RRQ is being served (set before any await: a duplicated RRQ
   // arriving while the file is being opened must not start a second transfer).
   const busy = new Set<string>();
@@ -134,6 +135,15 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     port: opts.port,
   });
   const addr = listener.addr as Deno.NetAddr;
+  let bindIp: number;
+  try {
+    bindIp = parseIpv4(addr.hostname);
+  } catch {
+    listener.close();
+    throw new TypeError(`tftp: ${addr.hostname} is not an IPv4 address`);
+  }
+  // Every transfer socket of this server waits in this one poll loop.
+  const reactor = new DgramReactor();
 
   function report(stats: TransferStats): void {
     try {
@@ -194,7 +204,6 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     busy.add(key);
     counters.active++;
     perIp.set(remote.hostname, mine + 1);
-    let conn: Deno.DatagramConn | null = null;
     let file: TftpFile | null = null;
     const started = performance.now();
     try {
@@ -220,12 +229,12 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         mtu: opts.mtu ?? 1500,
         maxWindowsize: opts.maxWindowsize ?? 64,
       });
-      conn = Deno.listenDatagram({ transport: "udp", hostname: opts.hostname, port: 0 });
-      transfers.set(key, conn);
       const base = opts.honorClientTimeout === false ? timeoutMs : (neg.timeoutMs ?? timeoutMs);
-      const out = await runTransfer({
-        conn,
-        client: remote,
+      const running = startTransfer({
+        reactor,
+        socket: DgramSocket.open({ address: bindIp, port: 0 }),
+        clientIp: parseIpv4(remote.hostname),
+        clientPort: remote.port,
         file,
         oack: neg.oack,
         now: () => performance.now(),
@@ -239,6 +248,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
           retries,
         },
       });
+      transfers.set(key, running);
+      const out = await running.done;
       counters.malformed += out.malformed;
       if (out.ok) counters.completed++;
       else counters.failed++;
@@ -264,12 +275,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       report(stats);
     } finally {
       file?.close();
-      if (conn) {
-        transfers.delete(key);
-        try {
-          conn.close();
-        } catch { /* closed by close() */ }
-      }
+      transfers.delete(key);
       busy.delete(key);
       counters.active--;
       const left = (perIp.get(remote.hostname) ?? 1) - 1;
@@ -329,12 +335,9 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     try {
       listener.close();
     } catch { /* already closed */ }
-    for (const c of transfers.values()) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
+    for (const t of transfers.values()) t.abort("server closed");
     await finished;
+    await reactor.close();
   }
   opts.signal?.addEventListener("abort", () => void close(), { once: true });
 

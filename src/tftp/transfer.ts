@@ -1,12 +1,26 @@
 /**
  * @module
  * Drives one read transfer over its own ephemeral socket (RFC 1350 TIDs):
- * carries out the actions of the pure session (session.ts) with a socket,
- * a timer and a file. No logging here; the server logs the outcome.
+ * carries out the actions of the pure session (session.ts) with a
+ * nonblocking socket in the server's DgramReactor. The reactor calls
+ * `readable()` when ACKs are queued and `timeout()` at the deadline; both run
+ * synchronously, so an ACK is answered with the next DATA without awaiting
+ * anything (one poll wake-up per round trip, shared by every transfer that is
+ * ready at the same time). Only a file read that is not buffered yet goes
+ * async, and the socket is paused meanwhile. No logging here; the server logs
+ * the outcome.
  */
+import type { DgramReactor, DgramRegistration, DgramSocket } from "../net/mod.ts";
 import type { TftpFile } from "./files.ts";
 import { encodeError, encodeOack, ErrorCode, Opcode, writeDataHeader } from "./packet.ts";
-import { initialState, type SessionAction, type SessionConfig, step } from "./session.ts";
+import {
+  initialState,
+  type SessionAction,
+  type SessionConfig,
+  type SessionEvent,
+  type SessionState,
+  step,
+} from "./session.ts";
 
 export interface TransferOutcome {
   readonly ok: boolean;
@@ -21,167 +35,221 @@ export interface TransferOutcome {
 }
 
 export interface TransferParams {
-  readonly conn: Deno.DatagramConn;
-  readonly client: Deno.NetAddr;
+  readonly reactor: DgramReactor;
+  /** The transfer's own socket; the transfer closes it when it ends. */
+  readonly socket: DgramSocket;
+  /** Client address and port (its TID), IPv4 as a u32. */
+  readonly clientIp: number;
+  readonly clientPort: number;
   readonly file: TftpFile;
   readonly session: SessionConfig;
   readonly oack: ReadonlyMap<string, string> | null;
   readonly now: () => number;
 }
 
-type Received = [Uint8Array, Deno.Addr];
+export interface RunningTransfer {
+  /** Settles when the transfer ends; never rejects. */
+  readonly done: Promise<TransferOutcome>;
+  /** Ends the transfer now (no ERROR is sent). */
+  abort(reason: string): void;
+}
 
-/** Runs a transfer to completion or failure. Never throws for network input. */
-export async function runTransfer(p: TransferParams): Promise<TransferOutcome> {
-  const { conn, client, file } = p;
-  const { blksize, size } = p.session;
-  let state = initialState(p.session);
-  let malformed = 0;
-  let pending: Promise<Received> | null = null;
-  let deadline = 0;
-  const slots: Uint8Array[] = [];
-  const recvBuf = new Uint8Array(2048);
+/** Datagrams handled per wake-up before yielding to other sockets (a flood cannot starve them). */
+const DRAIN_MAX = 64;
 
-  const outcome = (ok: boolean, error?: string): TransferOutcome => ({
-    ok,
-    ...(error === undefined ? {} : { error }),
-    bytes: Math.min(size, state.acked * blksize),
-    retransmits: state.retransmits,
-    malformed,
-    sendErrors,
-  });
+class Transfer {
+  readonly #p: TransferParams;
+  #state: SessionState;
+  #malformed = 0;
+  #sendErrors = 0;
+  #finished = false;
+  #busy = false;
+  readonly #slot: Uint8Array<ArrayBuffer>;
+  readonly #recvBuf = new Uint8Array(2048);
+  readonly #reg: DgramRegistration;
+  #resolve: (o: TransferOutcome) => void = () => {};
+  readonly done: Promise<TransferOutcome>;
 
-  // A failed send (ENOBUFS under load, EPERM from a firewall) is a lost
-  // packet: the timer retransmits, as for loss on the wire.
-  let sendErrors = 0;
-  const lost = () => {
-    sendErrors++;
-    return 0;
-  };
-
-  // Sends of the previous window; its slots are rewritten only once they settled.
-  let inflight: Promise<number>[] = [];
-
-  async function sendBlocks(from: number, to: number): Promise<void> {
-    if (inflight.length > 0) {
-      await Promise.all(inflight);
-      inflight = [];
-    }
-    const start = (from - 1) * blksize;
-    const want = Math.min(size, to * blksize) - start;
-    const data = want > 0 ? await file.read(start, want) : new Uint8Array(0);
-    if (data.length < want) throw new Error("file shrank during transfer");
-    for (let b = from; b <= to; b++) {
-      const i = b - from;
-      const chunk = data.subarray(i * blksize, Math.min(data.length, (i + 1) * blksize));
-      let slot = slots[i];
-      if (!slot) {
-        slot = new Uint8Array(blksize + 4);
-        slots[i] = slot;
-      }
-      writeDataHeader(slot, b & 0xffff);
-      slot.set(chunk, 4);
-      // Not awaited here: waiting for the ACK overlaps with the send.
-      inflight.push(conn.send(slot.subarray(0, 4 + chunk.length), client).catch(lost));
+  constructor(p: TransferParams) {
+    this.#p = p;
+    this.#state = initialState(p.session);
+    this.#slot = new Uint8Array(p.session.blksize + 4);
+    this.done = new Promise((r) => this.#resolve = r);
+    try {
+      this.#reg = p.reactor.add(p.socket, this);
+    } catch (e) {
+      p.socket.close();
+      throw e;
     }
   }
 
-  async function perform(actions: readonly SessionAction[]): Promise<TransferOutcome | null> {
-    for (const a of actions) {
+  start(): void {
+    this.#event({ type: "start" });
+  }
+
+  abort(reason: string): void {
+    this.#finish(false, reason);
+  }
+
+  /** Reactor: the socket has datagrams. */
+  readable(): void {
+    const { socket, clientIp, clientPort } = this.#p;
+    for (let i = 0; i < DRAIN_MAX; i++) {
+      // While a file read runs, ACKs stay queued in the kernel.
+      if (this.#finished || this.#busy) return;
+      const n = socket.recvInto(this.#recvBuf);
+      if (n < 0) return;
+      if (socket.fromIp !== clientIp || socket.fromPort !== clientPort) {
+        // Another TID: tell it off, keep serving ours (RFC 1350 section 4).
+        this.#sendTo(
+          encodeError(ErrorCode.UNKNOWN_TID, "unknown transfer id"),
+          socket.fromIp,
+          socket.fromPort,
+        );
+        continue;
+      }
+      const event = decodeEvent(this.#recvBuf, n);
+      if (event === null) {
+        this.#malformed++;
+        continue;
+      }
+      if (event !== undefined) this.#event(event);
+    }
+  }
+
+  /** Reactor: the deadline passed. */
+  timeout(): void {
+    if (!this.#finished && !this.#busy) this.#event({ type: "timeout" });
+  }
+
+  #event(e: SessionEvent): void {
+    let actions: SessionAction[];
+    [this.#state, actions] = step(this.#state, e);
+    try {
+      this.#apply(actions, 0);
+    } catch (err) {
+      this.#finish(false, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  #apply(actions: readonly SessionAction[], from: number): void {
+    for (let i = from; i < actions.length && !this.#finished; i++) {
+      const a = actions[i]!;
       switch (a.type) {
         case "send-oack":
-          await conn.send(encodeOack(p.oack ?? new Map()), client).catch(lost);
+          this.#send(encodeOack(this.#p.oack ?? new Map()));
           break;
-        case "send-blocks":
-          await sendBlocks(a.from, a.to);
+        case "send-blocks": {
+          const next = this.#sendBlocksSync(a.from, a.to);
+          if (next <= a.to) {
+            this.#sendBlocksAsync(next, a.to, () => this.#apply(actions, i + 1));
+            return;
+          }
           break;
+        }
         case "wait":
-          deadline = p.now() + a.timeoutMs;
+          this.#reg.deadline = this.#p.now() + a.timeoutMs;
           break;
         case "finish":
-          return outcome(true);
+          this.#finish(true);
+          break;
         case "fail":
-          if (a.sendError) {
-            await conn.send(encodeError(ErrorCode.NOT_DEFINED, a.reason), client).catch(() => 0);
-          }
-          return outcome(false, a.reason);
+          if (a.sendError) this.#send(encodeError(ErrorCode.NOT_DEFINED, a.reason));
+          this.#finish(false, a.reason);
+          break;
       }
     }
-    return null;
   }
 
-  // One timer per deadline, not per packet: when it fires early (the
-  // deadline moved on), it re-arms itself for the remainder.
-  let timeoutP: Promise<null> | null = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  function timeoutPromise(): Promise<null> {
-    if (timeoutP) return timeoutP;
-    timeoutP = new Promise<null>((resolve) => {
-      const arm = () => {
-        const left = deadline - p.now();
-        if (left <= 0) {
-          timeoutP = null;
-          timer = undefined;
-          resolve(null);
-        } else timer = setTimeout(arm, left);
-      };
-      arm();
+  /** Sends blocks from memory or the read-ahead; returns the first block it could not. */
+  #sendBlocksSync(from: number, to: number): number {
+    const { file } = this.#p;
+    if (!file.readInto) return from;
+    const { blksize, size } = this.#p.session;
+    for (let b = from; b <= to; b++) {
+      const start = (b - 1) * blksize;
+      const len = Math.max(0, Math.min(blksize, size - start));
+      if (len > 0) {
+        const got = file.readInto(start, this.#slot.subarray(4, 4 + len));
+        if (got === null) return b;
+        if (got < len) throw new Error("file shrank during transfer");
+      }
+      writeDataHeader(this.#slot, b & 0xffff);
+      this.#send(this.#slot.subarray(0, 4 + len));
+    }
+    return to + 1;
+  }
+
+  /** Waits for the file, sends the rest of the window, then carries on with `then`. */
+  #sendBlocksAsync(from: number, to: number, then: () => void): void {
+    const { file } = this.#p;
+    const { blksize, size } = this.#p.session;
+    this.#busy = true;
+    this.#reg.paused = true;
+    const start = (from - 1) * blksize;
+    const want = Math.max(0, Math.min(size, to * blksize) - start);
+    (async () => {
+      const data = want > 0 ? await file.read(start, want) : new Uint8Array(0);
+      if (this.#finished) return;
+      if (data.length < want) throw new Error("file shrank during transfer");
+      for (let b = from; b <= to; b++) {
+        const i = b - from;
+        const chunk = data.subarray(i * blksize, Math.min(data.length, (i + 1) * blksize));
+        writeDataHeader(this.#slot, b & 0xffff);
+        this.#slot.set(chunk, 4);
+        this.#send(this.#slot.subarray(0, 4 + chunk.length));
+      }
+      this.#busy = false;
+      this.#reg.paused = false;
+      then();
+    })().catch((e) => this.#finish(false, e instanceof Error ? e.message : String(e)));
+  }
+
+  #send(bytes: Uint8Array): void {
+    this.#sendTo(bytes, this.#p.clientIp, this.#p.clientPort);
+  }
+
+  #sendTo(bytes: Uint8Array, ip: number, port: number): void {
+    // A failed send (ENOBUFS under load, EPERM from a firewall) is a lost
+    // packet: the timer retransmits, as for loss on the wire.
+    if (this.#p.socket.sendTo(bytes as Uint8Array<ArrayBuffer>, ip, port) !== 0) {
+      this.#sendErrors++;
+    }
+  }
+
+  #finish(ok: boolean, error?: string): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#reg.close();
+    const { size, blksize } = this.#p.session;
+    this.#resolve({
+      ok,
+      ...(error === undefined ? {} : { error }),
+      bytes: Math.min(size, this.#state.acked * blksize),
+      retransmits: this.#state.retransmits,
+      malformed: this.#malformed,
+      sendErrors: this.#sendErrors,
     });
-    return timeoutP;
-  }
-
-  async function receive(): Promise<Received | null> {
-    pending ??= conn.receive(recvBuf);
-    const r = await Promise.race([pending, timeoutPromise()]);
-    if (r !== null) pending = null;
-    return r;
-  }
-
-  try {
-    let actions: SessionAction[];
-    [state, actions] = step(state, { type: "start" });
-    let done = await perform(actions);
-    while (done === null) {
-      const r = await receive();
-      if (r === null) {
-        [state, actions] = step(state, { type: "timeout" });
-      } else {
-        const [bytes, from] = r;
-        const remote = from as Deno.NetAddr;
-        if (remote.hostname !== client.hostname || remote.port !== client.port) {
-          // Another TID: tell it off, keep serving ours (RFC 1350 section 4).
-          await conn.send(encodeError(ErrorCode.UNKNOWN_TID, "unknown transfer id"), remote)
-            .catch(() => 0);
-          continue;
-        }
-        const event = decodeEvent(bytes);
-        if (event === null) {
-          malformed++;
-          continue;
-        }
-        if (event === undefined) continue;
-        [state, actions] = step(state, event);
-      }
-      done = await perform(actions);
-    }
-    return done;
-  } catch (e) {
-    return outcome(false, e instanceof Error ? e.message : String(e));
-  } finally {
-    clearTimeout(timer);
   }
 }
 
+/** Starts a transfer (sends its OACK or first DATA now). */
+export function startTransfer(p: TransferParams): RunningTransfer {
+  const t = new Transfer(p);
+  t.start();
+  return { done: t.done, abort: (reason) => t.abort(reason) };
+}
+
 /** Decodes what the client sent: an event, undefined (ignore) or null (malformed). */
-function decodeEvent(bytes: Uint8Array) {
+function decodeEvent(bytes: Uint8Array, length: number): SessionEvent | null | undefined {
   // Hot path: ACKs are parsed inline, without allocating a packet object.
-  if (bytes.length < 4 || bytes[0] !== 0) return null;
+  if (length < 4 || bytes[0] !== 0) return null;
   const op = bytes[1];
-  if (op === Opcode.ACK) return { type: "ack" as const, block: (bytes[2]! << 8) | bytes[3]! };
+  if (op === Opcode.ACK) return { type: "ack", block: (bytes[2]! << 8) | bytes[3]! };
   if (op === Opcode.ERROR) {
-    const end = bytes.indexOf(0, 4);
-    const message = new TextDecoder().decode(bytes.subarray(4, end < 0 ? bytes.length : end));
-    return { type: "client-error" as const, code: (bytes[2]! << 8) | bytes[3]!, message };
+    const end = bytes.subarray(0, length).indexOf(0, 4);
+    const message = new TextDecoder().decode(bytes.subarray(4, end < 0 ? length : end));
+    return { type: "client-error", code: (bytes[2]! << 8) | bytes[3]!, message };
   }
   if (op !== undefined && op >= Opcode.RRQ && op <= Opcode.OACK) return undefined;
   return null;

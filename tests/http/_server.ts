@@ -6,7 +6,7 @@
  */
 import { configure, type LogRecord } from "@logtape/logtape";
 import { createApp, serveHttp } from "../../src/http/mod.ts";
-import type { OverlayAccess } from "../../src/http/mod.ts";
+import type { HttpEngine, OverlayAccess } from "../../src/http/mod.ts";
 import { MemoryCatalog, MemoryLeases, MemoryRegistry } from "../../src/testing/http_fakes.ts";
 
 export interface ServerSpec {
@@ -24,6 +24,8 @@ export interface ServerSpec {
   readonly leases: Record<string, string>;
   /** Log the access log (off for benchmarks). */
   readonly log: boolean;
+  /** Server engine; the default one when omitted. */
+  readonly engine?: HttpEngine;
 }
 
 if (import.meta.main) {
@@ -61,7 +63,11 @@ if (import.meta.main) {
     },
     roots: { mirror: spec.mirror, boot: spec.boot },
   });
-  const running = serveHttp(app, { hostname: spec.hostname, port: spec.port });
+  const running = serveHttp(app, {
+    hostname: spec.hostname,
+    port: spec.port,
+    ...(spec.engine !== undefined ? { engine: spec.engine } : {}),
+  });
   Deno.stdout.writeSync(enc.encode(`LISTENING ${running.addr.port}\n`));
   await running.finished;
 }

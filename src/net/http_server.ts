@@ -1,0 +1,700 @@
+/**
+ * @module
+ * An HTTP/1.1 server on libc sockets whose file responses go out through
+ * sendfile(2): the kernel moves page-cache pages to the socket, so large
+ * downloads never pass through JS (Deno.serve copies them in 64 KiB writes).
+ *
+ * It calls a fetch-style handler (`(Request, info) => Response`), like
+ * Deno.serve. A body marked by markFileBody (http_file_body.ts) is sent with
+ * sendfile; any other body is streamed with send(). Keep-alive, an idle
+ * timeout between requests, a header timeout, a send timeout without progress
+ * and a bound on connections. Malformed requests get a 4xx and are counted;
+ * no input, and no client going away mid-transfer, ever stops the accept loop.
+ * IPv4 only (the daemon binds an IPv4 address).
+ */
+import { getLogger } from "@logtape/logtape";
+import { formatIpv4, parseIpv4 } from "./addr.ts";
+import { C, check, cstr, errno, libc } from "./_libc.ts";
+import { type FileBodyMark, fileBodyOf } from "./http_file_body.ts";
+import { errorResponse, Framing, latin1Bytes, responseHead } from "./http_head.ts";
+import {
+  DEFAULT_HEAD_LIMITS,
+  type HeadLimits,
+  parseRequestHead,
+  type RequestHead,
+} from "./http_parse.ts";
+import { Poller, WAIT_CLOSED, WAIT_TIMEOUT } from "./http_poller.ts";
+
+const log = getLogger(["mesh", "http"]);
+
+/** What the handler learns about the connection (the shape Deno.serve passes). */
+export interface HttpServeInfo {
+  readonly remoteAddr: {
+    readonly hostname: string;
+    readonly port: number;
+    readonly transport: "tcp";
+  };
+}
+
+export type HttpHandler = (req: Request, info: HttpServeInfo) => Response | Promise<Response>;
+
+export interface HttpListenOptions {
+  /** IPv4 address to bind; "0.0.0.0" for all. */
+  readonly hostname: string;
+  /** Port; 0 picks a free one. */
+  readonly port: number;
+  readonly signal?: AbortSignal;
+  /** Open connections at most; more are answered 503 and closed. Default 1024. */
+  readonly maxConnections?: number;
+  /** Time for a request head (and its small body) to arrive. Default 10 s. */
+  readonly headerTimeoutMs?: number;
+  /** Time a kept-alive connection may sit between requests. Default 30 s. */
+  readonly idleTimeoutMs?: number;
+  /** Time a response may make no progress (client not reading). Default 60 s. */
+  readonly sendTimeoutMs?: number;
+  /** On abort, how long responses in flight may finish. Default 5 s. */
+  readonly graceMs?: number;
+  readonly limits?: Partial<HeadLimits>;
+}
+
+/** Counters of one listener (live object). */
+export interface HttpListenerStats {
+  accepted: number;
+  /** Connections refused with 503 (over maxConnections). */
+  refused: number;
+  active: number;
+  requests: number;
+  /** Requests answered 4xx/5xx by the protocol layer (the app never saw them). */
+  malformed: number;
+  timeouts: number;
+  /** Responses cut short because the client went away. */
+  aborted: number;
+  sendfileBytes: number;
+  streamedBytes: number;
+}
+
+export interface HttpListener {
+  readonly addr: { readonly hostname: string; readonly port: number };
+  /** Resolves once the listener and every connection are closed (after `signal` aborts). */
+  readonly finished: Promise<void>;
+  readonly stats: Readonly<HttpListenerStats>;
+}
+
+/** The client is gone (or the server is closing): the connection just closes. */
+class ConnGone extends Error {
+  override name = "ConnGone";
+}
+
+const EMPTY = new Uint8Array(0);
+/** Bodies shorter than this are gathered before the head is sent, to send Content-Length. */
+const GATHER = 64 * 1024;
+const RECV_SIZE = 64 * 1024;
+const CONTINUE_100 = latin1Bytes("HTTP/1.1 100 Continue\r\n\r\n");
+const SEND_FLAGS = C.MSG_NOSIGNAL | C.MSG_DONTWAIT;
+
+class Conn {
+  pending: Uint8Array = EMPTY;
+  requests = 0;
+  /** Waiting for the next request with nothing buffered: may be closed at shutdown. */
+  idle = false;
+  /** Set at shutdown after the grace period: the next write fails. */
+  cancelled = false;
+  readonly info: HttpServeInfo;
+  constructor(readonly fd: number, hostname: string, port: number, readonly acceptedAt: number) {
+    this.info = { remoteAddr: { hostname, port, transport: "tcp" } };
+  }
+}
+
+let dateSecond = -1;
+let dateText = "";
+function httpDate(): string {
+  const s = Math.floor(Date.now() / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateText = new Date(s * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+function setIntOpt(fd: number, level: number, name: number, value: number): number {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, value, true);
+  return libc().setsockopt(fd, level, name, b, 4);
+}
+
+/** Opens and binds a non-blocking listening socket. Throws LibcError (EADDRINUSE...). */
+function openListener(hostname: string, port: number): { fd: number; port: number } {
+  const l = libc();
+  const fd = check(
+    "socket(AF_INET, SOCK_STREAM)",
+    l.socket(C.AF_INET, C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0),
+  );
+  try {
+    check("setsockopt(SO_REUSEADDR)", setIntOpt(fd, C.SOL_SOCKET, C.SO_REUSEADDR, 1));
+    const sa = new Uint8Array(16);
+    const v = new DataView(sa.buffer);
+    v.setUint16(0, C.AF_INET, true);
+    v.setUint16(2, port);
+    v.setUint32(4, parseIpv4(hostname));
+    check(`bind(${hostname}:${port})`, l.bind(fd, sa, 16));
+    check("listen", l.listen(fd, 1024));
+    const len = new Uint32Array([16]);
+    check("getsockname", l.getsockname(fd, sa, new Uint8Array(len.buffer)));
+    return { fd, port: v.getUint16(2) };
+  } catch (e) {
+    l.close(fd);
+    throw e;
+  }
+}
+
+/** Starts serving `handler` on hostname:port. Binding errors are thrown at once. */
+export function listenHttp(handler: HttpHandler, opts: HttpListenOptions): HttpListener {
+  return new HttpServer(handler, opts);
+}
+
+class HttpServer implements HttpListener {
+  readonly addr: { readonly hostname: string; readonly port: number };
+  readonly finished: Promise<void>;
+  readonly stats: HttpListenerStats = {
+    accepted: 0,
+    refused: 0,
+    active: 0,
+    requests: 0,
+    malformed: 0,
+    timeouts: 0,
+    aborted: 0,
+    sendfileBytes: 0,
+    streamedBytes: 0,
+  };
+  readonly #handler: HttpHandler;
+  readonly #poller: Poller;
+  readonly #conns = new Map<number, Conn>();
+  readonly #limits: HeadLimits;
+  readonly #max: number;
+  readonly #headerMs: number;
+  readonly #idleMs: number;
+  readonly #sendMs: number;
+  readonly #graceMs: number;
+  readonly #localHost: string;
+  #lfd: number;
+  #closing = false;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #pauseTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #recvBuf = new Uint8Array(RECV_SIZE);
+  readonly #peer = new Uint8Array(16);
+  readonly #peerLen = new Uint32Array(1);
+  readonly #statx = new Uint8Array(256);
+
+  constructor(handler: HttpHandler, opts: HttpListenOptions) {
+    this.#handler = handler;
+    this.#limits = { ...DEFAULT_HEAD_LIMITS, ...opts.limits };
+    this.#max = opts.maxConnections ?? 1024;
+    this.#headerMs = opts.headerTimeoutMs ?? 10_000;
+    this.#idleMs = opts.idleTimeoutMs ?? 30_000;
+    this.#sendMs = opts.sendTimeoutMs ?? 60_000;
+    this.#graceMs = opts.graceMs ?? 5_000;
+    const { fd, port } = openListener(opts.hostname, opts.port);
+    this.#lfd = fd;
+    this.addr = { hostname: opts.hostname, port };
+    this.#localHost = `${opts.hostname}:${port}`;
+    try {
+      this.#poller = new Poller();
+      this.#poller.watch(fd, C.EPOLLIN, () => this.#accept());
+    } catch (e) {
+      libc().close(fd);
+      throw e;
+    }
+    this.finished = this.#poller.run((e) => log.warn("http poll error", { error: String(e) }));
+    if (opts.signal?.aborted) this.#shutdown();
+    else opts.signal?.addEventListener("abort", () => this.#shutdown(), { once: true });
+  }
+
+  #accept(): void {
+    const l = libc();
+    // bounded per wake-up, so a connect flood cannot starve the connections
+    for (let i = 0; i < 64 && this.#lfd >= 0; i++) {
+      this.#peerLen[0] = 16;
+      const fd = l.accept4(
+        this.#lfd,
+        this.#peer,
+        new Uint8Array(this.#peerLen.buffer),
+        C.SOCK_NONBLOCK | C.SOCK_CLOEXEC,
+      );
+      if (fd < 0) {
+        const e = errno();
+        if (e === C.EAGAIN) return;
+        if (e === C.EINTR || e === C.ECONNABORTED) continue;
+        // out of descriptors: level-triggered readiness would spin, so pause accepting
+        log.warn("http accept failed", { errno: e });
+        this.#pauseAccept();
+        return;
+      }
+      if (this.#conns.size >= this.#max) {
+        this.stats.refused++;
+        const busy = errorResponse(503, httpDate());
+        l.send(fd, busy, BigInt(busy.length), SEND_FLAGS);
+        l.close(fd);
+        continue;
+      }
+      setIntOpt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
+      const v = new DataView(this.#peer.buffer);
+      const conn = new Conn(fd, formatIpv4(v.getUint32(4)), v.getUint16(2), performance.now());
+      this.#conns.set(fd, conn);
+      this.stats.accepted++;
+      this.stats.active = this.#conns.size;
+      void this.#serve(conn);
+    }
+  }
+
+  #pauseAccept(): void {
+    if (this.#lfd < 0 || this.#pauseTimer !== undefined) return;
+    this.#poller.unwatch(this.#lfd);
+    this.#pauseTimer = setTimeout(() => {
+      this.#pauseTimer = undefined;
+      if (this.#lfd >= 0) this.#poller.watch(this.#lfd, C.EPOLLIN, () => this.#accept());
+    }, 100);
+  }
+
+  async #serve(conn: Conn): Promise<void> {
+    try {
+      for (;;) {
+        const keep = await this.#exchange(conn);
+        conn.requests++;
+        if (!keep || this.#closing) return;
+      }
+    } catch (e) {
+      if (e instanceof ConnGone) return;
+      log.warn("http connection failed", { ip: conn.info.remoteAddr.hostname, error: String(e) });
+    } finally {
+      this.#close(conn);
+    }
+  }
+
+  #close(conn: Conn): void {
+    this.#poller.forget(conn.fd);
+    libc().close(conn.fd);
+    this.#conns.delete(conn.fd);
+    this.stats.active = this.#conns.size;
+    if (this.#closing) this.#maybeStop();
+  }
+
+  /** Reads one request and answers it. True when the connection stays open. */
+  async #exchange(conn: Conn): Promise<boolean> {
+    const parsed = await this.#readHead(conn);
+    if (parsed === null) throw new ConnGone();
+    if (parsed.kind === "error") {
+      this.stats.malformed++;
+      log.debug("http malformed request", {
+        ip: conn.info.remoteAddr.hostname,
+        status: parsed.status,
+        reason: parsed.reason,
+      });
+      await this.#writeAll(conn, errorResponse(parsed.status, httpDate()), 0);
+      return false;
+    }
+    const head = parsed.head;
+    const body = await this.#readBody(conn, head);
+    this.stats.requests++;
+    let request: Request;
+    try {
+      const url = head.target.startsWith("/")
+        ? `http://${head.host || this.#localHost}${head.target}`
+        : head.target;
+      const hasBody = head.method !== "GET" && head.method !== "HEAD" && body !== null;
+      request = new Request(url, {
+        method: head.method,
+        headers: head.headers as [string, string][],
+        ...(hasBody ? { body } : {}),
+      });
+    } catch (e) {
+      // forbidden methods (CONNECT, TRACE), unparsable URLs
+      this.stats.malformed++;
+      log.debug("http malformed request", {
+        ip: conn.info.remoteAddr.hostname,
+        status: 400,
+        reason: String(e),
+      });
+      await this.#writeAll(conn, errorResponse(400, httpDate()), 0);
+      return false;
+    }
+    let response: Response;
+    try {
+      response = await this.#handler(request, conn.info);
+      if (!(response instanceof Response)) throw new TypeError("handler did not return a Response");
+    } catch (e) {
+      log.error("http handler failed", { path: head.target, error: String(e) });
+      response = new Response("internal error\n", { status: 500 });
+    }
+    return await this.#respond(conn, head, response);
+  }
+
+  /** Receives what is queued; >0 bytes, 0 at end of stream, -1 when nothing is queued. */
+  #recv(conn: Conn): number {
+    const n = Number(libc().recv(conn.fd, this.#recvBuf, BigInt(RECV_SIZE), C.MSG_DONTWAIT));
+    if (n > 0) {
+      const got = this.#recvBuf.subarray(0, n);
+      if (conn.pending.length === 0) conn.pending = got.slice();
+      else {
+        const joined = new Uint8Array(conn.pending.length + n);
+        joined.set(conn.pending);
+        joined.set(got, conn.pending.length);
+        conn.pending = joined;
+      }
+      return n;
+    }
+    if (n === 0) return 0;
+    const e = errno();
+    if (e === C.EAGAIN || e === C.EINTR) return -1;
+    throw new ConnGone();
+  }
+
+  async #waitReadable(conn: Conn, deadline: number): Promise<void> {
+    if (conn.cancelled) throw new ConnGone();
+    const ev = await this.#poller.wait(conn.fd, C.EPOLLIN | C.EPOLLRDHUP, deadline);
+    if (ev === WAIT_TIMEOUT) {
+      this.stats.timeouts++;
+      throw new ConnGone();
+    }
+    if (ev === WAIT_CLOSED) throw new ConnGone();
+  }
+
+  async #readHead(conn: Conn) {
+    const fresh = conn.requests === 0;
+    let headStart = fresh ? conn.acceptedAt : conn.pending.length > 0 ? performance.now() : -1;
+    for (;;) {
+      if (conn.pending.length > 0) {
+        const r = parseRequestHead(conn.pending, conn.pending.length, this.#limits);
+        if (r.kind !== "incomplete") return r;
+      }
+      const n = this.#recv(conn);
+      if (n > 0) {
+        if (headStart < 0) headStart = performance.now();
+        continue;
+      }
+      if (n === 0) return null;
+      const idle = conn.pending.length === 0 && !fresh;
+      if (idle && this.#closing) return null;
+      conn.idle = idle;
+      try {
+        await this.#waitReadable(
+          conn,
+          headStart < 0 ? performance.now() + this.#idleMs : headStart + this.#headerMs,
+        );
+      } finally {
+        conn.idle = false;
+      }
+    }
+  }
+
+  /** The request body (small, Content-Length only), or null without one. */
+  async #readBody(conn: Conn, head: RequestHead): Promise<Uint8Array<ArrayBuffer> | null> {
+    const need = head.headLength + head.contentLength;
+    if (head.contentLength > 0 && conn.pending.length < need) {
+      if (head.expectContinue) await this.#writeAll(conn, CONTINUE_100, 0);
+      const deadline = performance.now() + this.#headerMs;
+      while (conn.pending.length < need) {
+        const n = this.#recv(conn);
+        if (n === 0) throw new ConnGone();
+        if (n < 0) await this.#waitReadable(conn, deadline);
+      }
+    }
+    const body = head.contentLength > 0 ? conn.pending.slice(head.headLength, need) : null;
+    conn.pending = conn.pending.length > need ? conn.pending.subarray(need) : EMPTY;
+    return body;
+  }
+
+  async #waitWritable(conn: Conn): Promise<void> {
+    if (conn.cancelled) throw new ConnGone();
+    const ev = await this.#poller.wait(conn.fd, C.EPOLLOUT, performance.now() + this.#sendMs);
+    if (ev === WAIT_TIMEOUT) {
+      this.stats.timeouts++;
+      throw new ConnGone();
+    }
+    if (ev === WAIT_CLOSED) throw new ConnGone();
+  }
+
+  /** Sends all of `bytes`, waiting for room as needed. Throws ConnGone when the peer is gone. */
+  async #writeAll(conn: Conn, bytes: Uint8Array, flags: number): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) {
+      if (conn.cancelled) throw new ConnGone();
+      const view = off === 0 ? bytes : bytes.subarray(off);
+      const n = Number(
+        libc().send(
+          conn.fd,
+          view as Uint8Array<ArrayBuffer>,
+          BigInt(view.length),
+          SEND_FLAGS | flags,
+        ),
+      );
+      if (n >= 0) {
+        off += n;
+        continue;
+      }
+      const e = errno();
+      if (e === C.EINTR) continue;
+      if (e === C.EAGAIN) {
+        await this.#waitWritable(conn);
+        continue;
+      }
+      throw new ConnGone();
+    }
+  }
+
+  async #respond(conn: Conn, head: RequestHead, res: Response): Promise<boolean> {
+    const keepAlive = head.keepAlive && !this.#closing;
+    const http10 = head.minor === 0;
+    const status = res.status;
+    const body = res.body;
+    const date = httpDate();
+    const noBody = head.method === "HEAD" || status === 204 || status === 304 || status < 200;
+    if (noBody || body === null) {
+      if (body !== null) body.cancel().catch(() => {});
+      const framing = noBody ? Framing.None : Framing.Length;
+      const text = responseHead({
+        status,
+        statusText: res.statusText,
+        headers: res.headers,
+        framing,
+        length: 0,
+        keepAlive,
+        http10,
+        date,
+      });
+      await this.#writeAll(conn, latin1Bytes(text), 0);
+      return keepAlive;
+    }
+    const mark = fileBodyOf(body);
+    if (mark !== undefined) {
+      const fileFd = this.#openMarked(mark);
+      if (fileFd >= 0) {
+        body.cancel().catch(() => {});
+        try {
+          return await this.#sendFileBody(conn, res, mark, fileFd, keepAlive, http10, date);
+        } finally {
+          libc().close(fileFd);
+        }
+      }
+    }
+    return await this.#streamBody(conn, res, body, keepAlive, http10, date);
+  }
+
+  /** Opens the marked file; -1 when it is no longer the file the app opened (replaced). */
+  #openMarked(mark: FileBodyMark): number {
+    const l = libc();
+    const fd = l.open(cstr(mark.path), C.O_RDONLY | C.O_CLOEXEC);
+    if (fd < 0) return -1;
+    const rc = l.statx(fd, cstr(""), C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, this.#statx);
+    const v = new DataView(this.#statx.buffer);
+    const ino = Number(v.getBigUint64(32, true));
+    const size = Number(v.getBigUint64(40, true));
+    if (rc < 0 || ino !== mark.ino || size !== mark.size) {
+      l.close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  async #sendFileBody(
+    conn: Conn,
+    res: Response,
+    mark: FileBodyMark,
+    fileFd: number,
+    keepAlive: boolean,
+    http10: boolean,
+    date: string,
+  ): Promise<boolean> {
+    const text = responseHead({
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+      framing: Framing.Length,
+      length: mark.length,
+      keepAlive,
+      http10,
+      date,
+    });
+    // MSG_MORE: the head leaves in the same segment as the first file bytes
+    await this.#writeAll(conn, latin1Bytes(text), C.MSG_MORE);
+    const offset = new BigInt64Array([BigInt(mark.start)]);
+    const offsetBuf = new Uint8Array(offset.buffer);
+    let left = mark.length;
+    const l = libc();
+    while (left > 0) {
+      if (conn.cancelled) throw new ConnGone();
+      const want = Math.min(left, 0x40000000);
+      const n = Number(l.sendfile(conn.fd, fileFd, offsetBuf, BigInt(want)));
+      if (n > 0) {
+        left -= n;
+        this.stats.sendfileBytes += n;
+        // a short count means the socket buffer is full
+        if (n < want) await this.#waitWritableCounted(conn);
+        continue;
+      }
+      if (n === 0) break; // the file shrank under us
+      const e = errno();
+      if (e === C.EINTR) continue;
+      if (e === C.EAGAIN) {
+        await this.#waitWritableCounted(conn);
+        continue;
+      }
+      this.stats.aborted++;
+      throw new ConnGone();
+    }
+    // a short body cannot be repaired: closing tells the client it is incomplete
+    return left === 0 && keepAlive;
+  }
+
+  async #waitWritableCounted(conn: Conn): Promise<void> {
+    try {
+      await this.#waitWritable(conn);
+    } catch (e) {
+      this.stats.aborted++;
+      throw e;
+    }
+  }
+
+  async #streamBody(
+    conn: Conn,
+    res: Response,
+    body: ReadableStream<Uint8Array>,
+    keepAlive: boolean,
+    http10: boolean,
+    date: string,
+  ): Promise<boolean> {
+    const reader = body.getReader();
+    let finished = false;
+    try {
+      const declaredText = res.headers.get("content-length");
+      const declared = declaredText !== null && /^[0-9]+$/.test(declaredText)
+        ? Number(declaredText)
+        : -1;
+      // gather a little, so short bodies of unknown length still get a Content-Length
+      const first: Uint8Array[] = [];
+      let gathered = 0;
+      let done = false;
+      while (gathered < GATHER) {
+        const r = await reader.read();
+        if (r.done) {
+          done = true;
+          break;
+        }
+        if (!(r.value instanceof Uint8Array)) throw new TypeError("body chunk is not bytes");
+        first.push(r.value);
+        gathered += r.value.length;
+      }
+      const framing = declared >= 0 || done
+        ? Framing.Length
+        : http10
+        ? Framing.Close
+        : Framing.Chunked;
+      const length = declared >= 0 ? declared : gathered;
+      const text = responseHead({
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+        framing,
+        length,
+        keepAlive,
+        http10,
+        date,
+      });
+      const headBytes = latin1Bytes(text);
+      let sent = 0;
+      const chunked = framing === Framing.Chunked;
+      // the head and the gathered bytes in one send
+      const body0 = framing === Framing.Length ? clip(first, length) : first;
+      for (const p of body0) sent += p.length;
+      const wire = chunked ? body0.filter((p) => p.length > 0).map(chunk) : body0;
+      await this.#writeAll(conn, concat([headBytes, ...wire]), 0);
+      this.stats.streamedBytes += sent;
+      while (!done) {
+        const r = await reader.read();
+        if (r.done) break;
+        if (!(r.value instanceof Uint8Array)) throw new TypeError("body chunk is not bytes");
+        let piece = r.value;
+        if (piece.length === 0) continue; // an empty chunk would end a chunked body
+        if (framing === Framing.Length) {
+          if (sent >= length) continue; // longer than announced: drop the excess
+          if (piece.length > length - sent) piece = piece.subarray(0, length - sent);
+        }
+        await this.#writeAll(conn, chunked ? chunk(piece) : piece, 0);
+        sent += piece.length;
+        this.stats.streamedBytes += piece.length;
+      }
+      if (chunked) await this.#writeAll(conn, latin1Bytes("0\r\n\r\n"), 0);
+      finished = true;
+      if (framing === Framing.Length && sent !== length) {
+        log.warn("http body length mismatch", { announced: length, sent });
+        return false;
+      }
+      return keepAlive && framing !== Framing.Close;
+    } catch (e) {
+      if (e instanceof ConnGone) this.stats.aborted++;
+      throw e;
+    } finally {
+      if (!finished) reader.cancel().catch(() => {});
+      else reader.releaseLock();
+    }
+  }
+
+  #shutdown(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#pauseTimer !== undefined) clearTimeout(this.#pauseTimer);
+    if (this.#lfd >= 0) {
+      this.#poller.unwatch(this.#lfd);
+      libc().close(this.#lfd);
+      this.#lfd = -1;
+    }
+    for (const c of this.#conns.values()) if (c.idle) this.#poller.cancel(c.fd);
+    this.#graceTimer = setTimeout(() => {
+      for (const c of this.#conns.values()) {
+        c.cancelled = true;
+        this.#poller.cancel(c.fd);
+      }
+    }, this.#graceMs);
+    this.#maybeStop();
+  }
+
+  #maybeStop(): void {
+    if (this.#conns.size > 0) return;
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#poller.stop();
+  }
+}
+
+function chunk(piece: Uint8Array): Uint8Array {
+  const prefix = latin1Bytes(`${piece.length.toString(16)}\r\n`);
+  const out = new Uint8Array(prefix.length + piece.length + 2);
+  out.set(prefix);
+  out.set(piece, prefix.length);
+  out[out.length - 2] = 13;
+  out[out.length - 1] = 10;
+  return out;
+}
+
+/** The first `length` bytes of `parts`. */
+function clip(parts: Uint8Array[], length: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let left = length;
+  for (const p of parts) {
+    if (left <= 0) break;
+    out.push(p.length <= left ? p : p.subarray(0, left));
+    left -= Math.min(p.length, left);
+  }
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
