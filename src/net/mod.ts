@@ -46,3 +46,10 @@ export {
   listenHttp,
 } from "./http_server.ts";
 export { type FileBodyMark, fileBodyOf, markFileBody } from "./http_file_body.ts";
+export { DgramSocket, type DgramSocketOptions } from "./dgram_socket.ts";
+export {
+  type DgramHandler,
+  DgramReactor,
+  type DgramReactorOptions,
+  DgramRegistration,
+} from "./dgram_reactor.ts";
