@@ -33,7 +33,7 @@ export interface NodeSummary {
   readonly stage: Stage;
   readonly firstSeen: number;
   readonly lastSeen: number;
-  /** Time of each stage in the current boot (unix ms). */
+  /** When the current boot first reached each stage (unix ms). */
   readonly stages: Partial<Record<Stage, number>>;
 }
 
@@ -182,7 +182,7 @@ export class NodeStore {
 
   #stageTimes(id: string, since: number): Partial<Record<Stage, number>> {
     const rows = this.#db.prepare(
-      "SELECT stage, max(at) AS at FROM node_events WHERE node_id = ? AND at >= ? GROUP BY stage",
+      "SELECT stage, min(at) AS at FROM node_events WHERE node_id = ? AND at >= ? GROUP BY stage",
     ).all(id, since) as { stage: Stage; at: number }[];
     const out: Partial<Record<Stage, number>> = {};
     for (const s of STAGES) {

@@ -120,8 +120,8 @@ Deno.test("NodeStore follows a boot through its stages and adopts MAC-only event
     assert.equal(n.machine, "default");
     assert.equal(n.firstSeen, 1000, "first seen at the firmware DISCOVER, before it identified");
     assert.deepEqual(n.stages, {
-      discovered: 1250,
-      dhcp: 1350,
+      discovered: 1000,
+      dhcp: 1100,
       firmware: 1200,
       script: 1300,
       kernel: 1400,
