@@ -63,9 +63,17 @@ export type MessageType = typeof MessageType[keyof typeof MessageType];
 
 /** Message type number → name, for logs. */
 export function messageTypeName(t: number | undefined): string {
-  for (const [name, v] of Object.entries(MessageType)) if (v === t) return name.toUpperCase();
+  // Every reply's reason names its type: a table, not a search.
+  const name = t === undefined ? undefined : MESSAGE_TYPE_NAMES[t];
+  if (name !== undefined) return name;
   return t === undefined ? "BOOTP" : `TYPE${t}`;
 }
+
+const MESSAGE_TYPE_NAMES: readonly (string | undefined)[] = (() => {
+  const names: (string | undefined)[] = [];
+  for (const [name, v] of Object.entries(MessageType)) names[v] = name.toUpperCase();
+  return names;
+})();
 
 /** Option codes used by mesh, named after the IANA registry. */
 export const Opt = {

@@ -225,7 +225,8 @@ export function encodePacket(pkt: DhcpPacket): Uint8Array {
   w.u32(MAGIC_COOKIE);
   encodeOptions(w, pkt.options);
   if (w.length < MIN_BOOTP_LENGTH) w.zeros(MIN_BOOTP_LENGTH - w.length);
-  return w.finish();
+  // The writer was sized exactly and is dropped here: no copy needed.
+  return w.take();
 }
 
 /** The client's MAC (first 6 chaddr bytes) in canonical form; meaningful for Ethernet. */

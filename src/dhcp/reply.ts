@@ -13,7 +13,7 @@ import {
   Op,
   Opt,
 } from "./constants.ts";
-import { getMaxMessageSize, getParameterRequestList, ipValue, u8Value } from "./option_values.ts";
+import { getMaxMessageSize, ipValue, u8Value } from "./option_values.ts";
 import { packetLength } from "./packet.ts";
 import type { DhcpPacket } from "./packet.ts";
 
@@ -60,25 +60,49 @@ export function maxReplyLength(req: DhcpPacket): number {
   return size - IP_UDP_HEADER_LENGTH;
 }
 
+const IS_LEADING: readonly boolean[] = (() => {
+  const t: boolean[] = new Array(256).fill(false);
+  for (const c of LEADING) t[c] = true;
+  return t;
+})();
+
 function orderOptions(
   req: DhcpPacket,
   opts: Map<number, Uint8Array>,
 ): Map<number, Uint8Array> {
-  const prl = getParameterRequestList(req.options) ?? [];
-  const rank = new Map<number, number>();
-  prl.forEach((code, i) => {
-    if (!rank.has(code)) rank.set(code, i);
-  });
-  const rest = [...opts.keys()].filter((c) =>
-    !LEADING.includes(c) && c !== Opt.RelayAgentInformation
-  );
-  rest.sort((a, b) => (rank.get(a) ?? 1e6) - (rank.get(b) ?? 1e6));
+  // Runs for every reply: rank by a 256-entry table, not Maps and spreads.
+  const prl = req.options.get(Opt.ParameterRequestList);
+  const rank = new Array<number>(256).fill(1e6);
+  if (prl !== undefined) {
+    for (let i = prl.length - 1; i >= 0; i--) rank[prl[i]!] = i; // first mention wins
+  }
+  const rest: number[] = [];
+  for (const c of opts.keys()) {
+    if (!IS_LEADING[c] && c !== Opt.RelayAgentInformation) rest.push(c);
+  }
+  rest.sort((a, b) => rank[a]! - rank[b]!);
   const out = new Map<number, Uint8Array>();
-  for (const c of [...LEADING, ...rest, Opt.RelayAgentInformation]) {
+  for (const c of LEADING) {
     const v = opts.get(c);
     if (v !== undefined) out.set(c, v);
   }
+  for (const c of rest) out.set(c, opts.get(c)!);
+  const agent = opts.get(Opt.RelayAgentInformation);
+  if (agent !== undefined) out.set(Opt.RelayAgentInformation, agent);
   return out;
+}
+
+/** Option 53 values, shared by every reply (option values are never mutated). */
+const TYPE_VALUES: readonly Uint8Array[] = Array.from({ length: 256 }, (_, i) => u8Value(i));
+let lastServerId = -1;
+let lastServerIdValue: Uint8Array = new Uint8Array(4);
+
+function serverIdValue(ip: number): Uint8Array {
+  if (ip !== lastServerId) {
+    lastServerIdValue = ipValue(ip);
+    lastServerId = ip;
+  }
+  return lastServerIdValue;
 }
 
 /**
@@ -87,8 +111,8 @@ function orderOptions(
  */
 export function buildReply(req: DhcpPacket, parts: ReplyParts): DhcpPacket {
   const opts = new Map<number, Uint8Array>();
-  opts.set(Opt.MessageType, u8Value(parts.type));
-  opts.set(Opt.ServerIdentifier, ipValue(parts.serverId));
+  opts.set(Opt.MessageType, TYPE_VALUES[parts.type & 255]!);
+  opts.set(Opt.ServerIdentifier, serverIdValue(parts.serverId));
   for (const [code, v] of parts.options) opts.set(code, v);
   let options = orderOptions(req, opts);
   const limit = maxReplyLength(req);

@@ -63,10 +63,16 @@ export function parseMac(text: string): MacAddress {
 
 /** Formats 6 bytes as a canonical MAC. */
 export function formatMac(b: Uint8Array, offset = 0): MacAddress {
-  const out: string[] = [];
-  for (let i = 0; i < 6; i++) out.push((b[offset + i] ?? 0).toString(16).padStart(2, "0"));
-  return out.join(":");
+  // Runs for every DHCP request: table lookups instead of toString/padStart/join.
+  let s = HEX2[b[offset] ?? 0]!;
+  for (let i = 1; i < 6; i++) s += ":" + HEX2[b[offset + i] ?? 0]!;
+  return s;
 }
+
+const HEX2: readonly string[] = Array.from(
+  { length: 256 },
+  (_, i) => i.toString(16).padStart(2, "0"),
+);
 
 /** MAC to 6 bytes. */
 export function macToBytes(mac: MacAddress): Uint8Array {

@@ -48,34 +48,39 @@ export class ByteReader {
 
 /** Appends big-endian fields to a growing buffer. */
 export class ByteWriter {
+  // Plain indexed stores, no DataView: a writer per DHCP reply is on the hot path.
   #buf: Uint8Array;
-  #view: DataView;
   length = 0;
   constructor(initial = 512) {
     this.#buf = new Uint8Array(initial);
-    this.#view = new DataView(this.#buf.buffer);
   }
   #grow(n: number): void {
     if (this.length + n <= this.#buf.length) return;
     const next = new Uint8Array(Math.max(this.#buf.length * 2, this.length + n));
     next.set(this.#buf.subarray(0, this.length));
     this.#buf = next;
-    this.#view = new DataView(next.buffer);
   }
   u8(v: number): this {
     this.#grow(1);
-    this.#view.setUint8(this.length++, v);
+    this.#buf[this.length++] = v;
     return this;
   }
   u16(v: number): this {
     this.#grow(2);
-    this.#view.setUint16(this.length, v);
+    const b = this.#buf;
+    b[this.length] = v >>> 8;
+    b[this.length + 1] = v;
     this.length += 2;
     return this;
   }
   u32(v: number): this {
     this.#grow(4);
-    this.#view.setUint32(this.length, v >>> 0);
+    const b = this.#buf;
+    const at = this.length;
+    b[at] = v >>> 24;
+    b[at + 1] = v >>> 16;
+    b[at + 2] = v >>> 8;
+    b[at + 3] = v;
     this.length += 4;
     return this;
   }
@@ -95,5 +100,12 @@ export class ByteWriter {
   /** The written bytes (a copy). */
   finish(): Uint8Array {
     return this.#buf.slice(0, this.length);
+  }
+  /**
+   * The written bytes without a copy (a view of the buffer). For a writer
+   * sized up front and dropped afterwards; further writes would show through.
+   */
+  take(): Uint8Array {
+    return this.#buf.subarray(0, this.length);
   }
 }
