@@ -6,12 +6,14 @@
  * The offered rate steps up (--rates); at each step every server still in
  * the race runs once in a fresh lab (interleaved, so load from elsewhere on
  * the machine hits all of them alike). Ours runs twice: without ARP probing
- * (as Kea and dnsmasq --no-ping run) and with it (the daemon's default). A server leaves the race once it drops
- * more than 5 %. Printed per server: the highest rate it sustained with
- * < 1 % drops, the best DORA/s it reached at any step, and both as a ratio
- * to Kea; then our drops at the highest rate Kea sustained. For mesh the
- * leases table is read back after each step: every ACK perfdhcp counted must
- * be a bound row (durability is part of the figure, not assumed).
+ * (as Kea and dnsmasq --no-ping run) and with it (the daemon's default). A
+ * server leaves the race after two steps in a row with more than 5 % drops.
+ * Printed per server: the highest rate it sustained with < 1 % drops, the
+ * best DORA/s it reached at any step, and both as a ratio to Kea; then our
+ * drops at the highest rate Kea sustained. For mesh the leases table is read
+ * back after each step and its bound rows are printed next to perfdhcp's ACK
+ * count (perfdhcp reuses its -R client MACs, so there is one row per client,
+ * not per ACK; the crash test checks durability ACK by ACK).
  *
  *   deno run -A bench/dhcp.ts [--seconds 4] [--rates 2000,4000,6000,8000,10000,12000,14000]
  *                             [--clients 4000]
@@ -189,7 +191,9 @@ async function main(): Promise<number> {
           s.note ? ` (${s.note})` : ""
         }`,
       );
-      if (s.drops > 5) racing.delete(server);
+      // Out after two steps in a row above 5 % (one bad step can be another process's load).
+      const last = steps.get(server.name)!.slice(-2);
+      if (last.length === 2 && last.every((x) => x.drops > 5)) racing.delete(server);
     }
     if (racing.size === 0) break;
   }
