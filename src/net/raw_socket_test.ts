@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createLab, labSkipReason } from "../../tests/lib/netns.ts";
-import { TextLineStream } from "../../tests/dhcp/lines.ts";
+import { TextLineStream } from "../../tests/lib/lines.ts";
 
 const PEER = new URL("../../tests/dhcp/raw_peer.ts", import.meta.url).pathname;
 
