@@ -49,6 +49,13 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
+  /** sendfile on a worker thread, for a socket switched to blocking mode. */
+  sendfile_wait: {
+    name: "sendfile",
+    parameters: ["i32", "i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -74,6 +81,7 @@ export const C = {
   SO_REUSEADDR: 2,
   SO_BROADCAST: 6,
   SO_KEEPALIVE: 9,
+  SO_SNDTIMEO: 21,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
   SO_BINDTODEVICE: 25,
@@ -89,6 +97,10 @@ export const C = {
   MSG_NOSIGNAL: 0x4000,
   MSG_MORE: 0x8000,
   POLLIN: 0x1,
+  POLLOUT: 0x4,
+  POLLERR: 0x8,
+  POLLHUP: 0x10,
+  FIONBIO: 0x5421,
   EPOLL_CLOEXEC: 0o2000000,
   EPOLL_CTL_ADD: 1,
   EPOLL_CTL_DEL: 2,

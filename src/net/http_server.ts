@@ -15,8 +15,7 @@
 import { getLogger } from "@logtape/logtape";
 import { formatIpv4, parseIpv4 } from "./addr.ts";
 import { C, check, cstr, errno, libc } from "./_libc.ts";
-import { type FileBodyMark, fileBodyOf } from "./http_file_body.ts";
-import { errorResponse, Framing, latin1Bytes, responseHead } from "./http_head.ts";
+import { errorResponse, latin1Bytes } from "./http_head.ts";
 import {
   DEFAULT_HEAD_LIMITS,
   type HeadLimits,
@@ -24,6 +23,7 @@ import {
   type RequestHead,
 } from "./http_parse.ts";
 import { Poller, WAIT_CLOSED, WAIT_TIMEOUT } from "./http_poller.ts";
+import { PeerGone, respond, type RespondContext, type Wire } from "./http_respond.ts";
 
 const log = getLogger(["mesh", "http"]);
 
@@ -55,6 +55,11 @@ export interface HttpListenOptions {
   /** On abort, how long responses in flight may finish. Default 5 s. */
   readonly graceMs?: number;
   readonly limits?: Partial<HeadLimits>;
+  /**
+   * Large file bodies at most sent at once from worker threads (blocking
+   * sendfile); others wait for POLLOUT on the event loop. Default 32; 0 never.
+   */
+  readonly offloadThreads?: number;
 }
 
 /** Counters of one listener (live object). */
@@ -80,19 +85,12 @@ export interface HttpListener {
   readonly stats: Readonly<HttpListenerStats>;
 }
 
-/** The client is gone (or the server is closing): the connection just closes. */
-class ConnGone extends Error {
-  override name = "ConnGone";
-}
-
 const EMPTY = new Uint8Array(0);
-/** Bodies shorter than this are gathered before the head is sent, to send Content-Length. */
-const GATHER = 64 * 1024;
 const RECV_SIZE = 64 * 1024;
 const CONTINUE_100 = latin1Bytes("HTTP/1.1 100 Continue\r\n\r\n");
 const SEND_FLAGS = C.MSG_NOSIGNAL | C.MSG_DONTWAIT;
 
-class Conn {
+class Conn implements Wire {
   pending: Uint8Array = EMPTY;
   requests = 0;
   /** Waiting for the next request with nothing buffered: may be closed at shutdown. */
@@ -100,7 +98,14 @@ class Conn {
   /** Set at shutdown after the grace period: the next write fails. */
   cancelled = false;
   readonly info: HttpServeInfo;
-  constructor(readonly fd: number, hostname: string, port: number, readonly acceptedAt: number) {
+  constructor(
+    readonly fd: number,
+    hostname: string,
+    port: number,
+    readonly acceptedAt: number,
+    readonly write: (bytes: Uint8Array, flags?: number) => Promise<void>,
+    readonly writable: () => Promise<void>,
+  ) {
     this.info = { remoteAddr: { hostname, port, transport: "tcp" } };
   }
 }
@@ -167,6 +172,7 @@ class HttpServer implements HttpListener {
     streamedBytes: 0,
   };
   readonly #handler: HttpHandler;
+  readonly #respondCtx: RespondContext;
   readonly #poller: Poller;
   readonly #conns = new Map<number, Conn>();
   readonly #limits: HeadLimits;
@@ -183,7 +189,6 @@ class HttpServer implements HttpListener {
   readonly #recvBuf = new Uint8Array(RECV_SIZE);
   readonly #peer = new Uint8Array(16);
   readonly #peerLen = new Uint32Array(1);
-  readonly #statx = new Uint8Array(256);
 
   constructor(handler: HttpHandler, opts: HttpListenOptions) {
     this.#handler = handler;
@@ -193,6 +198,11 @@ class HttpServer implements HttpListener {
     this.#idleMs = opts.idleTimeoutMs ?? 30_000;
     this.#sendMs = opts.sendTimeoutMs ?? 60_000;
     this.#graceMs = opts.graceMs ?? 5_000;
+    this.#respondCtx = {
+      stats: this.stats,
+      sendTimeoutMs: this.#sendMs,
+      offload: { free: opts.offloadThreads ?? 32 },
+    };
     const { fd, port } = openListener(opts.hostname, opts.port);
     this.#lfd = fd;
     this.addr = { hostname: opts.hostname, port };
@@ -238,7 +248,14 @@ class HttpServer implements HttpListener {
       }
       setIntOpt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
       const v = new DataView(this.#peer.buffer);
-      const conn = new Conn(fd, formatIpv4(v.getUint32(4)), v.getUint16(2), performance.now());
+      const conn: Conn = new Conn(
+        fd,
+        formatIpv4(v.getUint32(4)),
+        v.getUint16(2),
+        performance.now(),
+        (bytes, flags) => this.#writeAll(conn, bytes, flags ?? 0),
+        () => this.#waitWritable(conn),
+      );
       this.#conns.set(fd, conn);
       this.stats.accepted++;
       this.stats.active = this.#conns.size;
@@ -263,7 +280,7 @@ class HttpServer implements HttpListener {
         if (!keep || this.#closing) return;
       }
     } catch (e) {
-      if (e instanceof ConnGone) return;
+      if (e instanceof PeerGone) return;
       log.warn("http connection failed", { ip: conn.info.remoteAddr.hostname, error: String(e) });
     } finally {
       this.#close(conn);
@@ -281,7 +298,7 @@ class HttpServer implements HttpListener {
   /** Reads one request and answers it. True when the connection stays open. */
   async #exchange(conn: Conn): Promise<boolean> {
     const parsed = await this.#readHead(conn);
-    if (parsed === null) throw new ConnGone();
+    if (parsed === null) throw new PeerGone();
     if (parsed.kind === "error") {
       this.stats.malformed++;
       log.debug("http malformed request", {
@@ -289,7 +306,7 @@ class HttpServer implements HttpListener {
         status: parsed.status,
         reason: parsed.reason,
       });
-      await this.#writeAll(conn, errorResponse(parsed.status, httpDate()), 0);
+      await conn.write(errorResponse(parsed.status, httpDate()));
       return false;
     }
     const head = parsed.head;
@@ -314,7 +331,7 @@ class HttpServer implements HttpListener {
         status: 400,
         reason: String(e),
       });
-      await this.#writeAll(conn, errorResponse(400, httpDate()), 0);
+      await conn.write(errorResponse(400, httpDate()));
       return false;
     }
     let response: Response;
@@ -325,7 +342,17 @@ class HttpServer implements HttpListener {
       log.error("http handler failed", { path: head.target, error: String(e) });
       response = new Response("internal error\n", { status: 500 });
     }
-    return await this.#respond(conn, head, response);
+    return await respond(
+      conn,
+      {
+        method: head.method,
+        keepAlive: head.keepAlive && !this.#closing,
+        http10: head.minor === 0,
+        date: httpDate(),
+      },
+      response,
+      this.#respondCtx,
+    );
   }
 
   /** Receives what is queued; >0 bytes, 0 at end of stream, -1 when nothing is queued. */
@@ -345,17 +372,17 @@ class HttpServer implements HttpListener {
     if (n === 0) return 0;
     const e = errno();
     if (e === C.EAGAIN || e === C.EINTR) return -1;
-    throw new ConnGone();
+    throw new PeerGone();
   }
 
   async #waitReadable(conn: Conn, deadline: number): Promise<void> {
-    if (conn.cancelled) throw new ConnGone();
+    if (conn.cancelled) throw new PeerGone();
     const ev = await this.#poller.wait(conn.fd, C.EPOLLIN | C.EPOLLRDHUP, deadline);
     if (ev === WAIT_TIMEOUT) {
       this.stats.timeouts++;
-      throw new ConnGone();
+      throw new PeerGone();
     }
-    if (ev === WAIT_CLOSED) throw new ConnGone();
+    if (ev === WAIT_CLOSED) throw new PeerGone();
   }
 
   async #readHead(conn: Conn) {
@@ -390,11 +417,11 @@ class HttpServer implements HttpListener {
   async #readBody(conn: Conn, head: RequestHead): Promise<Uint8Array<ArrayBuffer> | null> {
     const need = head.headLength + head.contentLength;
     if (head.contentLength > 0 && conn.pending.length < need) {
-      if (head.expectContinue) await this.#writeAll(conn, CONTINUE_100, 0);
+      if (head.expectContinue) await conn.write(CONTINUE_100);
       const deadline = performance.now() + this.#headerMs;
       while (conn.pending.length < need) {
         const n = this.#recv(conn);
-        if (n === 0) throw new ConnGone();
+        if (n === 0) throw new PeerGone();
         if (n < 0) await this.#waitReadable(conn, deadline);
       }
     }
@@ -404,20 +431,20 @@ class HttpServer implements HttpListener {
   }
 
   async #waitWritable(conn: Conn): Promise<void> {
-    if (conn.cancelled) throw new ConnGone();
+    if (conn.cancelled) throw new PeerGone();
     const ev = await this.#poller.wait(conn.fd, C.EPOLLOUT, performance.now() + this.#sendMs);
     if (ev === WAIT_TIMEOUT) {
       this.stats.timeouts++;
-      throw new ConnGone();
+      throw new PeerGone();
     }
-    if (ev === WAIT_CLOSED) throw new ConnGone();
+    if (ev === WAIT_CLOSED) throw new PeerGone();
   }
 
-  /** Sends all of `bytes`, waiting for room as needed. Throws ConnGone when the peer is gone. */
+  /** Sends all of `bytes`, waiting for room as needed. Throws PeerGone when the peer is gone. */
   async #writeAll(conn: Conn, bytes: Uint8Array, flags: number): Promise<void> {
     let off = 0;
     while (off < bytes.length) {
-      if (conn.cancelled) throw new ConnGone();
+      if (conn.cancelled) throw new PeerGone();
       const view = off === 0 ? bytes : bytes.subarray(off);
       const n = Number(
         libc().send(
@@ -437,204 +464,7 @@ class HttpServer implements HttpListener {
         await this.#waitWritable(conn);
         continue;
       }
-      throw new ConnGone();
-    }
-  }
-
-  async #respond(conn: Conn, head: RequestHead, res: Response): Promise<boolean> {
-    const keepAlive = head.keepAlive && !this.#closing;
-    const http10 = head.minor === 0;
-    const status = res.status;
-    const body = res.body;
-    const date = httpDate();
-    const noBody = head.method === "HEAD" || status === 204 || status === 304 || status < 200;
-    if (noBody || body === null) {
-      if (body !== null) body.cancel().catch(() => {});
-      const framing = noBody ? Framing.None : Framing.Length;
-      const text = responseHead({
-        status,
-        statusText: res.statusText,
-        headers: res.headers,
-        framing,
-        length: 0,
-        keepAlive,
-        http10,
-        date,
-      });
-      await this.#writeAll(conn, latin1Bytes(text), 0);
-      return keepAlive;
-    }
-    const mark = fileBodyOf(body);
-    if (mark !== undefined) {
-      const fileFd = this.#openMarked(mark);
-      if (fileFd >= 0) {
-        body.cancel().catch(() => {});
-        try {
-          return await this.#sendFileBody(conn, res, mark, fileFd, keepAlive, http10, date);
-        } finally {
-          libc().close(fileFd);
-        }
-      }
-    }
-    return await this.#streamBody(conn, res, body, keepAlive, http10, date);
-  }
-
-  /** Opens the marked file; -1 when it is no longer the file the app opened (replaced). */
-  #openMarked(mark: FileBodyMark): number {
-    const l = libc();
-    const fd = l.open(cstr(mark.path), C.O_RDONLY | C.O_CLOEXEC);
-    if (fd < 0) return -1;
-    const rc = l.statx(fd, cstr(""), C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, this.#statx);
-    const v = new DataView(this.#statx.buffer);
-    const ino = Number(v.getBigUint64(32, true));
-    const size = Number(v.getBigUint64(40, true));
-    if (rc < 0 || ino !== mark.ino || size !== mark.size) {
-      l.close(fd);
-      return -1;
-    }
-    return fd;
-  }
-
-  async #sendFileBody(
-    conn: Conn,
-    res: Response,
-    mark: FileBodyMark,
-    fileFd: number,
-    keepAlive: boolean,
-    http10: boolean,
-    date: string,
-  ): Promise<boolean> {
-    const text = responseHead({
-      status: res.status,
-      statusText: res.statusText,
-      headers: res.headers,
-      framing: Framing.Length,
-      length: mark.length,
-      keepAlive,
-      http10,
-      date,
-    });
-    // MSG_MORE: the head leaves in the same segment as the first file bytes
-    await this.#writeAll(conn, latin1Bytes(text), C.MSG_MORE);
-    const offset = new BigInt64Array([BigInt(mark.start)]);
-    const offsetBuf = new Uint8Array(offset.buffer);
-    let left = mark.length;
-    const l = libc();
-    while (left > 0) {
-      if (conn.cancelled) throw new ConnGone();
-      const want = Math.min(left, 0x40000000);
-      const n = Number(l.sendfile(conn.fd, fileFd, offsetBuf, BigInt(want)));
-      if (n > 0) {
-        left -= n;
-        this.stats.sendfileBytes += n;
-        // a short count means the socket buffer is full
-        if (n < want) await this.#waitWritableCounted(conn);
-        continue;
-      }
-      if (n === 0) break; // the file shrank under us
-      const e = errno();
-      if (e === C.EINTR) continue;
-      if (e === C.EAGAIN) {
-        await this.#waitWritableCounted(conn);
-        continue;
-      }
-      this.stats.aborted++;
-      throw new ConnGone();
-    }
-    // a short body cannot be repaired: closing tells the client it is incomplete
-    return left === 0 && keepAlive;
-  }
-
-  async #waitWritableCounted(conn: Conn): Promise<void> {
-    try {
-      await this.#waitWritable(conn);
-    } catch (e) {
-      this.stats.aborted++;
-      throw e;
-    }
-  }
-
-  async #streamBody(
-    conn: Conn,
-    res: Response,
-    body: ReadableStream<Uint8Array>,
-    keepAlive: boolean,
-    http10: boolean,
-    date: string,
-  ): Promise<boolean> {
-    const reader = body.getReader();
-    let finished = false;
-    try {
-      const declaredText = res.headers.get("content-length");
-      const declared = declaredText !== null && /^[0-9]+$/.test(declaredText)
-        ? Number(declaredText)
-        : -1;
-      // gather a little, so short bodies of unknown length still get a Content-Length
-      const first: Uint8Array[] = [];
-      let gathered = 0;
-      let done = false;
-      while (gathered < GATHER) {
-        const r = await reader.read();
-        if (r.done) {
-          done = true;
-          break;
-        }
-        if (!(r.value instanceof Uint8Array)) throw new TypeError("body chunk is not bytes");
-        first.push(r.value);
-        gathered += r.value.length;
-      }
-      const framing = declared >= 0 || done
-        ? Framing.Length
-        : http10
-        ? Framing.Close
-        : Framing.Chunked;
-      const length = declared >= 0 ? declared : gathered;
-      const text = responseHead({
-        status: res.status,
-        statusText: res.statusText,
-        headers: res.headers,
-        framing,
-        length,
-        keepAlive,
-        http10,
-        date,
-      });
-      const headBytes = latin1Bytes(text);
-      let sent = 0;
-      const chunked = framing === Framing.Chunked;
-      // the head and the gathered bytes in one send
-      const body0 = framing === Framing.Length ? clip(first, length) : first;
-      for (const p of body0) sent += p.length;
-      const wire = chunked ? body0.filter((p) => p.length > 0).map(chunk) : body0;
-      await this.#writeAll(conn, concat([headBytes, ...wire]), 0);
-      this.stats.streamedBytes += sent;
-      while (!done) {
-        const r = await reader.read();
-        if (r.done) break;
-        if (!(r.value instanceof Uint8Array)) throw new TypeError("body chunk is not bytes");
-        let piece = r.value;
-        if (piece.length === 0) continue; // an empty chunk would end a chunked body
-        if (framing === Framing.Length) {
-          if (sent >= length) continue; // longer than announced: drop the excess
-          if (piece.length > length - sent) piece = piece.subarray(0, length - sent);
-        }
-        await this.#writeAll(conn, chunked ? chunk(piece) : piece, 0);
-        sent += piece.length;
-        this.stats.streamedBytes += piece.length;
-      }
-      if (chunked) await this.#writeAll(conn, latin1Bytes("0\r\n\r\n"), 0);
-      finished = true;
-      if (framing === Framing.Length && sent !== length) {
-        log.warn("http body length mismatch", { announced: length, sent });
-        return false;
-      }
-      return keepAlive && framing !== Framing.Close;
-    } catch (e) {
-      if (e instanceof ConnGone) this.stats.aborted++;
-      throw e;
-    } finally {
-      if (!finished) reader.cancel().catch(() => {});
-      else reader.releaseLock();
+      throw new PeerGone();
     }
   }
 
@@ -662,39 +492,4 @@ class HttpServer implements HttpListener {
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#poller.stop();
   }
-}
-
-function chunk(piece: Uint8Array): Uint8Array {
-  const prefix = latin1Bytes(`${piece.length.toString(16)}\r\n`);
-  const out = new Uint8Array(prefix.length + piece.length + 2);
-  out.set(prefix);
-  out.set(piece, prefix.length);
-  out[out.length - 2] = 13;
-  out[out.length - 1] = 10;
-  return out;
-}
-
-/** The first `length` bytes of `parts`. */
-function clip(parts: Uint8Array[], length: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let left = length;
-  for (const p of parts) {
-    if (left <= 0) break;
-    out.push(p.length <= left ? p : p.subarray(0, left));
-    left -= Math.min(p.length, left);
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
