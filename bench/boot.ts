@@ -22,7 +22,7 @@ import {
   qemuSkipReason,
   startRouterAdvertiser,
 } from "../tests/lib/qemu.ts";
-import { startStandIn } from "../tests/lib/stand_in.ts";
+import { prepareStandInRoot, startStandIn, writeStandInOverlay } from "../tests/lib/stand_in.ts";
 
 const reason = qemuSkipReason();
 if (reason !== null) {
@@ -97,26 +97,14 @@ async function viaDnsmasq(vms: Vm[]): Promise<number[]> {
   const root = await Deno.makeTempDir({ prefix: "mesh-bench-dnsmasq-" });
   await using lab = await createLab("bbd", [{ name: "srv", address: `${SRV}/24` }]);
   try {
-    await Deno.mkdir(`${root}/www/ovl`, { recursive: true });
-    await Deno.mkdir(`${root}/tftp`);
-    await Deno.copyFile(assets.kernel, `${root}/www/vmlinuz`);
-    await Deno.copyFile(assets.initrd, `${root}/www/initrd.gz`);
-    for (const f of ["undionly.kpxe", "snponly.efi"]) {
-      await Deno.copyFile(`/usr/lib/ipxe/${f}`, `${root}/tftp/${f}`);
-    }
+    await prepareStandInRoot(root, assets);
     await Deno.writeTextFile(
       `${root}/www/boot.ipxe`,
       `#!ipxe\nkernel http://${SRV}/vmlinuz initrd=initrd.gz console=ttyS0 quiet BOOTIF=01-\${net0/mac:hexhyp} ` +
         `apkovl=http://${SRV}/ovl/{MAC}.tar.gz\ninitrd http://${SRV}/initrd.gz\nboot\n`,
     );
-    // The same overlay bytes a node gets from mesh would not change the timing; a tiny one does.
     for (const v of vms) {
-      const dir = await Deno.makeTempDir({ dir: root });
-      await Deno.mkdir(`${dir}/etc/mesh`, { recursive: true });
-      await Deno.writeTextFile(`${dir}/etc/mesh/node-id`, `${nodeIdFor(v).id}\n`);
-      await new Deno.Command("tar", {
-        args: ["-czf", `${root}/www/ovl/${v.mac}.tar.gz`, "-C", dir, "."],
-      }).output();
+      await writeStandInOverlay(root, v.mac, { "etc/mesh/node-id": `${nodeIdFor(v).id}\n` });
     }
     await startStandIn(lab, { srv: SRV, range: RANGE, root });
     await startRouterAdvertiser(lab);

@@ -5,7 +5,14 @@
  */
 import { existsSync } from "node:fs";
 import { formatIpv4 } from "../net/addr.ts";
-import { NodeStore, type NodeSummary, openStore, STAGES, type Store } from "../store/mod.ts";
+import {
+  LeaseStore,
+  NodeStore,
+  type NodeSummary,
+  openStore,
+  STAGES,
+  type Store,
+} from "../store/mod.ts";
 import { emit, type GlobalOptions, stateDir } from "./context.ts";
 import { formatDelta, formatTime, renderTable } from "./format.ts";
 import { NotFoundError } from "../errors.ts";
@@ -71,38 +78,21 @@ export function nodeInfo(opts: GlobalOptions, id: string): number {
   return 0;
 }
 
-interface LeaseRow {
-  ip: number;
-  mac: string;
-  client_id: string | null;
-  node_id: string | null;
-  hostname: string | null;
-  state: string;
-  starts_at: number;
-  expires_at: number;
-  segment: string;
-}
-
 /** `mesh dhcp leases`. */
 export function dhcpLeases(opts: GlobalOptions, all: boolean): number {
   const store = openState(opts);
   const rows = store
-    ? store.db.prepare(
-      `SELECT * FROM leases ${all ? "" : "WHERE state = 'bound'"} ORDER BY segment, ip`,
-    ).all() as unknown as LeaseRow[]
+    ? new LeaseStore(store.db).loadAll()
+      .filter((r) => all || r.state === "bound")
+      .sort((a, b) => a.segment.localeCompare(b.segment) || a.ip - b.ip)
     : [];
   store?.close();
   const now = Date.now();
   const leases = rows.map((r) => ({
+    ...r,
     ip: formatIpv4(r.ip),
-    mac: r.mac,
-    clientId: r.client_id,
-    nodeId: r.node_id,
-    hostname: r.hostname,
-    state: r.state === "bound" && r.expires_at < now ? "expired" : r.state,
-    startsAt: r.starts_at,
-    expiresAt: r.expires_at,
-    segment: r.segment,
+    // Not yet swept by the daemon (or no daemon running): say what it is.
+    state: r.state === "bound" && r.expiresAt < now ? "expired" : r.state,
   }));
   emit(opts, leases, () =>
     leases.length === 0 ? "no leases\n" : renderTable(leases, [

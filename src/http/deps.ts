@@ -5,61 +5,18 @@
  * tests pass the in-memory fakes from src/testing/http_fakes.ts.
  */
 
-import type { Stage } from "../store/mod.ts";
+import type { NodeDetail, NodeEvent, NodeSummary } from "../store/mod.ts";
 
-// One Stage vocabulary for the whole daemon: the store's (same ordered values).
+// One vocabulary for the whole daemon: the store's stages and node records,
+// so the SQLite registry (src/store NodeStore) is a NodeRegistry as it is.
 export { Stage, STAGES as STAGE_ORDER } from "../store/mod.ts";
-
-/** Which service saw the step. */
-export type EventSource = "dhcp" | "tftp" | "http" | "node";
-
-/** One observed step of a node. */
-export interface NodeEvent {
-  readonly nodeId?: string;
-  readonly mac?: string;
-  readonly uuid?: string;
-  readonly ip?: string;
-  /** /host0 machine folder, when the event knows it (boot script). */
-  readonly machine?: string;
-  readonly stage: Stage;
-  readonly source: EventSource;
-  readonly detail?: Record<string, unknown>;
-  /** Unix time in milliseconds. */
-  readonly at: number;
-}
-
-/**
- * What the CLI and the status page show for one node. Shaped so the SQLite
- * registry (src/store NodeStore) satisfies it as is.
- */
-export interface NodeSummary {
-  readonly id: string | null;
-  readonly mac: string | null;
-  readonly uuid: string | null;
-  readonly ip: string | null;
-  /** Machine folder under /host0/machines, or "default" (null before the boot script). */
-  readonly machine: string | null;
-  /** Furthest stage reached in the current boot. */
-  readonly stage: Stage;
-  readonly firstSeen: number;
-  readonly lastSeen: number;
-  /** Time each stage was reached in the current boot (unix ms). */
-  readonly stages: Partial<Record<Stage, number>>;
-}
-
-/** One stored event as the API shows it. */
-export interface NodeEventView {
-  readonly at: number;
-  readonly stage: string;
-  readonly source: string;
-  readonly ip: string | null;
-  readonly detail: Record<string, unknown> | null;
-}
-
-/** A node with its recent events. */
-export interface NodeDetail extends NodeSummary {
-  readonly events: readonly NodeEventView[];
-}
+export type {
+  EventSource,
+  NodeDetail,
+  NodeEvent,
+  NodeEventView,
+  NodeSummary,
+} from "../store/mod.ts";
 
 /** Node inventory. `record` is synchronous and cheap (the real one batches). */
 export interface NodeRegistry {

@@ -7,5 +7,12 @@ export { openStore, type Store } from "./db.ts";
 export { MIGRATIONS } from "./schema.ts";
 export { acquireStateLock, lockHolder, type StateLock } from "./lock.ts";
 export { isStage, nextStage, Stage, stageRank, STAGES } from "./stages.ts";
-export { type NodeDetail, type NodeEvent, NodeStore, type NodeSummary } from "./node_store.ts";
+export {
+  type EventSource,
+  type NodeDetail,
+  type NodeEvent,
+  type NodeEventView,
+  NodeStore,
+  type NodeSummary,
+} from "./node_store.ts";
 export * from "./lease_store.ts";

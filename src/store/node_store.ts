@@ -8,6 +8,9 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { nextStage, type Stage, STAGES } from "./stages.ts";
 
+/** Which service saw a step. */
+export type EventSource = "dhcp" | "tftp" | "http" | "node";
+
 /** One boot step seen by a service. */
 export interface NodeEvent {
   readonly nodeId?: string | undefined;
@@ -17,7 +20,7 @@ export interface NodeEvent {
   /** /host0 machine folder, when the event knows it (boot script). */
   readonly machine?: string | undefined;
   readonly stage: Stage;
-  readonly source: "dhcp" | "tftp" | "http" | "node";
+  readonly source: EventSource;
   readonly detail?: Record<string, unknown> | undefined;
   /** Unix ms. */
   readonly at: number;
@@ -37,15 +40,18 @@ export interface NodeSummary {
   readonly stages: Partial<Record<Stage, number>>;
 }
 
+/** One stored event as `mesh node info` and the API show it. */
+export interface NodeEventView {
+  readonly at: number;
+  readonly stage: string;
+  readonly source: string;
+  readonly ip: string | null;
+  readonly detail: Record<string, unknown> | null;
+}
+
 /** A node with its recent events, for `mesh node info`. */
 export interface NodeDetail extends NodeSummary {
-  readonly events: readonly {
-    at: number;
-    stage: string;
-    source: string;
-    ip: string | null;
-    detail: Record<string, unknown> | null;
-  }[];
+  readonly events: readonly NodeEventView[];
 }
 
 interface NodeRow {

@@ -96,7 +96,11 @@ Deno.test("NodeStore follows a boot through its stages and adopts MAC-only event
     let list = reg.list();
     assert.equal(list.length, 1);
     assert.equal(list[0]!.id, null, "not identified before the boot script");
-    assert.equal(list[0]!.stage, Stage.Firmware, "iPXE's DISCOVER after the firmware file is the same boot");
+    assert.equal(
+      list[0]!.stage,
+      Stage.Firmware,
+      "iPXE's DISCOVER after the firmware file is the same boot",
+    );
 
     reg.record({
       nodeId: "abcd1234",

@@ -176,3 +176,41 @@ Deno.test("mesh system configure on a broken /host0 exits 2 naming file:line and
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("mesh dhcp leases lists bound leases (--all adds the rest), table and --json", async () => {
+  const { LeaseStore } = await import("../../src/store/mod.ts");
+  const state = await Deno.makeTempDir({ prefix: "mesh-cli-leases-" });
+  try {
+    let r = await mesh(["--state", state, "dhcp", "leases"]);
+    assert.equal(r.stdout, "no leases\n");
+    const store = openStore(`${state}/mesh.db`);
+    const far = Date.UTC(2030, 0, 1);
+    const row = {
+      mac: "52:54:00:aa:bb:01",
+      clientId: null,
+      nodeId: "0a1b2c3d",
+      hostname: "node-a",
+      startsAt: Date.UTC(2026, 0, 1),
+      expiresAt: far,
+      segment: "eth0",
+      updatedAt: Date.UTC(2026, 0, 1),
+    };
+    new LeaseStore(store.db).writeNow([
+      { ...row, ip: 0x0a0b0065, state: "bound" },
+      { ...row, ip: 0x0a0b0066, mac: "52:54:00:aa:bb:02", nodeId: null, hostname: null, state: "released" },
+    ]);
+    store.close();
+    r = await mesh(["--state", state, "dhcp", "leases"]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[1]!, /^eth0\s+10\.11\.0\.101\s+52:54:00:aa:bb:01\s+0a1b2c3d\s+node-a\s+bound\s+2030-01-01 00:00:00$/);
+    const all = JSON.parse((await mesh(["--state", state, "--json", "dhcp", "leases", "--all"])).stdout);
+    assert.deepEqual(all.map((l: { ip: string; state: string }) => `${l.ip} ${l.state}`), [
+      "10.11.0.101 bound",
+      "10.11.0.102 released",
+    ]);
+  } finally {
+    await Deno.remove(state, { recursive: true });
+  }
+});

@@ -6,9 +6,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { copyTree } from "../config_corpus/tree.ts";
-import { TextLineStream } from "../lib/lines.ts";
 import { createLab, labSkipReason } from "../lib/netns.ts";
-import { EXAMPLE, MAIN } from "../lib/mesh_daemon.ts";
+import {
+  type Daemon,
+  EXAMPLE,
+  MAIN,
+  startDaemon,
+  stopDaemon,
+  waitForLog,
+} from "../lib/mesh_daemon.ts";
 
 function sha(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
@@ -25,7 +31,7 @@ Deno.test({
       { name: "srv", address: "10.94.0.1/24" },
       { name: "cli", address: "10.94.0.2/24" },
     ]);
-    let child: Deno.ChildProcess | undefined;
+    let daemon: Daemon | undefined;
     try {
       const host0 = `${tmp}/host0`;
       await copyTree(EXAMPLE, host0);
@@ -55,59 +61,8 @@ http:
       await Deno.writeTextFile(`${host0}/mesh.yaml`, yaml);
 
       // 2. Start for real and fetch the default overlay from another host.
-      child = lab.spawn("srv", [
-        Deno.execPath(),
-        "run",
-        "-A",
-        MAIN,
-        "--host0",
-        host0,
-        "--log-format",
-        "json",
-        "serve",
-      ], {
-        stdout: "piped",
-        stderr: "null",
-      });
-      const records: Record<string, unknown>[] = [];
-      const waiters: {
-        test: (r: Record<string, unknown>) => boolean;
-        resolve: (r: Record<string, unknown>) => void;
-      }[] = [];
-      (async () => {
-        const lines = child!.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-          new TextLineStream(),
-        );
-        for await (const line of lines) {
-          let rec: Record<string, unknown>;
-          try {
-            rec = JSON.parse(line);
-          } catch {
-            continue;
-          }
-          records.push(rec);
-          for (const w of [...waiters]) {
-            if (w.test(rec)) {
-              waiters.splice(waiters.indexOf(w), 1);
-              w.resolve(rec);
-            }
-          }
-        }
-      })();
-      const waitFor = (message: string) =>
-        new Promise<Record<string, unknown>>((resolve, reject) => {
-          const found = records.find((r) => r.message === message);
-          if (found) return resolve(found);
-          const timer = setTimeout(
-            () => reject(new Error(`no "${message}" log: ${JSON.stringify(records.slice(-5))}`)),
-            30_000,
-          );
-          waiters.push({
-            test: (r) => r.message === message,
-            resolve: (r) => (clearTimeout(timer), resolve(r)),
-          });
-        });
-      await waitFor("mesh serving");
+      daemon = startDaemon(lab, "srv", host0);
+      await daemon.ready;
       // Bytes, not text: lab.exec decodes stdout, so run curl directly.
       const fetchOverlay = async () => {
         const out = await new Deno.Command("ip", {
@@ -132,8 +87,13 @@ http:
         manifest,
         good + "\nO MODE=root:root:0644 SRC=/host0/machines/default/missing TGT=/etc/x\n",
       );
-      Deno.kill(child.pid, "SIGHUP");
-      const refused = await waitFor("reload refused; still serving the previous overlays");
+      let since = daemon.logs.length;
+      Deno.kill(daemon.child.pid, "SIGHUP");
+      const refused = await waitForLog(
+        daemon,
+        "reload refused; still serving the previous overlays",
+        { since },
+      );
       const problems = (refused.properties as { problems: string[] }).problems;
       const line = good.split("\n").length + 1;
       assert.ok(
@@ -149,17 +109,12 @@ http:
         good +
           "\nO MODE=root:root:0644 SRC=/host0/machines/default/motd-extra TGT=/etc/motd-extra\n",
       );
-      Deno.kill(child.pid, "SIGHUP");
-      await waitFor("reloaded /host0");
+      since = daemon.logs.length;
+      Deno.kill(daemon.child.pid, "SIGHUP");
+      await waitForLog(daemon, "reloaded /host0", { since });
       assert.notEqual(await fetchOverlay(), before);
     } finally {
-      if (child) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* gone */ }
-        const st = await child.status;
-        assert.equal(st.code, 0, "a clean stop on SIGTERM");
-      }
+      if (daemon) assert.equal((await stopDaemon(daemon)).code, 0, "a clean stop on SIGTERM");
       await lab.cleanup();
       await Deno.remove(tmp, { recursive: true });
     }

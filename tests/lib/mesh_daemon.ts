@@ -160,3 +160,25 @@ export async function installLabBootFiles(
   await Deno.copyFile(assets.kernel, `${state}/boot/vmlinuz`);
   await Deno.copyFile(assets.initrd, `${state}/boot/initrd.gz`);
 }
+
+/**
+ * Waits for the first log record with `message` logged after `since` records
+ * (pass `d.logs.length` before triggering what should log it).
+ */
+export async function waitForLog(
+  d: Daemon,
+  message: string,
+  opts: { since?: number; timeoutMs?: number } = {},
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  for (;;) {
+    const found = d.logs.slice(opts.since ?? 0).find((r) => r.message === message);
+    if (found) return found;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no "${message}" log within the timeout; last: ${JSON.stringify(d.logs.slice(-3))}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { nodeIdFor } from "../../src/boot/mod.ts";
 import { createLab, hasCommand, labSkipReason, run } from "./netns.ts";
-import { startStandIn } from "./stand_in.ts";
+import { prepareStandInRoot, startStandIn, writeStandInOverlay } from "./stand_in.ts";
 import {
   addTap,
   bootVm,
@@ -115,18 +115,6 @@ Deno.test("qemu kit: isStaticElf tells static from dynamic executables", () => {
 
 const SRV = "10.77.0.1";
 
-async function makeOverlay(root: string, name: string, files: Record<string, string>) {
-  const dir = await Deno.makeTempDir({ dir: root, prefix: "ovl-" });
-  for (const [path, content] of Object.entries(files)) {
-    await Deno.mkdir(`${dir}/${path.split("/").slice(0, -1).join("/")}`, { recursive: true });
-    await Deno.writeTextFile(`${dir}/${path}`, content);
-  }
-  const out = await new Deno.Command("tar", {
-    args: ["-czf", `${root}/www/ovl/${name}.tar.gz`, "-C", dir, "."],
-  }).output();
-  assert.equal(out.code, 0);
-}
-
 function explain(r: BootVmResult): string {
   return `marker line missing; last serial lines:\n${r.serial.slice(-40).join("\n")}\n${r.stderr}`;
 }
@@ -207,14 +195,8 @@ Deno.test({
     const root = await Deno.makeTempDir({ prefix: "mesh-qemu-kit-" });
     try {
       await using lab = await createLab("qk", [{ name: "srv", address: `${SRV}/24` }]);
-      await Deno.mkdir(`${root}/www/ovl`, { recursive: true });
+      await prepareStandInRoot(root, assets);
       await Deno.mkdir(`${root}/www/cgi-bin`);
-      await Deno.mkdir(`${root}/tftp`);
-      await Deno.copyFile(assets.kernel, `${root}/www/vmlinuz`);
-      await Deno.copyFile(assets.initrd, `${root}/www/initrd.gz`);
-      for (const f of ["undionly.kpxe", "snponly.efi"]) {
-        await Deno.copyFile(`/usr/lib/ipxe/${f}`, `${root}/tftp/${f}`);
-      }
       // records what the guests report as "online"
       await Deno.writeTextFile(
         `${root}/www/cgi-bin/online`,
@@ -236,7 +218,7 @@ Deno.test({
         );
         // Alpine substitutes the raw sysfs values (lower-case) for {MAC}/{UUID}
         const name = vm.by === "{MAC}" ? vm.mac : vm.uuid!.toLowerCase();
-        await makeOverlay(root, name, {
+        await writeStandInOverlay(root, name, {
           "etc/mesh-e2e-marker": `${vm.label} ${token}\n`,
           "etc/mesh/node-id": `${id}\n`,
         });

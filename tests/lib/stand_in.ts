@@ -18,6 +18,41 @@ export interface StandInOptions {
   readonly root: string;
 }
 
+/**
+ * Lays out `root` for the stand-in: `tftp/` with the iPXE binaries, `www/`
+ * with the kit's kernel and initrd and an `ovl/` folder for overlays.
+ */
+export async function prepareStandInRoot(
+  root: string,
+  assets: { kernel: string; initrd: string },
+): Promise<void> {
+  await Deno.mkdir(`${root}/www/ovl`, { recursive: true });
+  await Deno.mkdir(`${root}/tftp`, { recursive: true });
+  await Deno.copyFile(assets.kernel, `${root}/www/vmlinuz`);
+  await Deno.copyFile(assets.initrd, `${root}/www/initrd.gz`);
+  for (const f of ["undionly.kpxe", "snponly.efi"]) {
+    await Deno.copyFile(`/usr/lib/ipxe/${f}`, `${root}/tftp/${f}`);
+  }
+}
+
+/** Writes `www/ovl/<name>.tar.gz` holding `files` (path → text), made with GNU tar. */
+export async function writeStandInOverlay(
+  root: string,
+  name: string,
+  files: Record<string, string>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ dir: root, prefix: "ovl-" });
+  for (const [path, content] of Object.entries(files)) {
+    await Deno.mkdir(`${dir}/${path.split("/").slice(0, -1).join("/")}`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/${path}`, content);
+  }
+  const out = await new Deno.Command("tar", {
+    args: ["-czf", `${root}/www/ovl/${name}.tar.gz`, "-C", dir, "."],
+  })
+    .output();
+  if (!out.success) throw new Error(`tar failed for overlay ${name}`);
+}
+
 /** Starts dnsmasq and busybox httpd; resolves once both answer. */
 export async function startStandIn(lab: Lab, opts: StandInOptions): Promise<void> {
   const { root, srv } = opts;
