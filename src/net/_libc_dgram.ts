@@ -5,8 +5,8 @@
  * open the same libc, which the dynamic loader shares.
  *
  * Socket I/O is synchronous and never waits (nonblocking sockets): a call
- * costs about a syscall. Only `poll` with a timeout is `nonblocking: true`,
- * so it waits on a worker thread while the event loop runs.
+ * costs about a syscall. Only `epoll_wait` with a timeout is `nonblocking:
+ * true`, so it waits on a worker thread while the event loop runs.
  */
 
 const SYMBOLS = {
@@ -24,10 +24,16 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   __errno_location: { parameters: [], result: "pointer" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   /** Waits on a worker thread. */
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  /** The same poll with a zero timeout: a readiness check without a thread hop. */
-  poll_now: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
+  /** The same wait with a zero timeout: a readiness check without a thread hop. */
+  epoll_wait_now: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+  },
 } as const;
 
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -52,10 +58,10 @@ export const D = {
   EFD_NONBLOCK: 0o4000,
   EFD_CLOEXEC: 0o2000000,
   MSG_DONTWAIT: 0x40,
-  POLLIN: 0x1,
-  POLLERR: 0x8,
-  POLLHUP: 0x10,
-  POLLNVAL: 0x20,
+  EPOLL_CLOEXEC: 0o2000000,
+  EPOLL_CTL_ADD: 1,
+  EPOLL_CTL_DEL: 2,
+  EPOLLIN: 0x1,
   EINTR: 4,
   EAGAIN: 11,
 } as const;

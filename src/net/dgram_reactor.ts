@@ -1,15 +1,18 @@
 /**
  * @module
- * One readiness loop for many DgramSockets: a single `poll()` over every
- * registered socket (on a worker thread), and when it returns, each ready
- * socket's handler runs synchronously, then the poll is re-armed. Per-socket
- * deadlines become the poll timeout, so retransmission timers need no
- * setTimeout. Many transfers share one wake-up under load, and a lock-step
- * exchange costs one thread hop per round trip instead of an async receive
- * plus an async send.
+ * One readiness loop for many DgramSockets: a single epoll set, waited on by
+ * `epoll_wait` on a worker thread. When it returns, each ready socket's
+ * handler runs synchronously (it drains the socket and sends its answers),
+ * then the wait is re-armed. Per-socket deadlines become the wait's timeout,
+ * so retransmission timers need no setTimeout. Under load many sockets share
+ * one wake-up, and a lock-step exchange costs one thread hop per round trip
+ * instead of an async receive plus an async send.
  *
- * An eventfd in the poll set wakes the loop when the set or a deadline
- * changes from outside a handler (a new registration, a resumed one).
+ * epoll_ctl is safe while another thread waits, so adding, pausing and
+ * closing sockets need no wake-up; an eventfd in the set wakes the wait only
+ * when a deadline moves earlier than the wait's timeout. Events carry a
+ * registration id, not the fd, so a closed and reused fd number can never be
+ * mistaken for the old socket.
  */
 import { getLogger } from "@logtape/logtape";
 import { D, dgramErrno, dgramLibc } from "./_libc_dgram.ts";
@@ -18,8 +21,14 @@ import type { DgramSocket } from "./dgram_socket.ts";
 
 const log = getLogger(["mesh", "net"]);
 
-/** Longest single poll, so a stuck wake-up can never hide a deadline for long. */
-const POLL_SLICE_MS = 1000;
+/** Longest single wait, so nothing can hide a deadline for long. */
+const WAIT_SLICE_MS = 1000;
+const MAX_EVENTS = 256;
+/** Longest stretch of synchronous rounds before the event loop gets a turn. */
+const SYNC_BUDGET_MS = 2;
+/** struct epoll_event is packed (12 bytes) on x86-64 only. */
+const STRIDE = Deno.build.arch === "x86_64" ? 12 : 16;
+const DATA_OFFSET = Deno.build.arch === "x86_64" ? 4 : 8;
 
 export interface DgramHandler {
   /** The socket has datagrams: drain it (recvInto until -1). */
@@ -31,9 +40,9 @@ export interface DgramHandler {
 export interface DgramReactorOptions {
   /**
    * Microseconds to keep checking for readiness without a thread hop before
-   * the loop waits on its worker thread, when at most `spinMaxSockets` are
-   * registered. A lock-step peer on a fast link answers within tens of
-   * microseconds; 0 disables.
+   * waiting on the worker thread, while at most `spinMaxSockets` sockets are
+   * registered. A lock-step peer on a fast link may answer within
+   * microseconds; 0 (the default) disables.
    */
   readonly spinMicros?: number;
   readonly spinMaxSockets?: number;
@@ -47,6 +56,7 @@ export class DgramRegistration {
 
   constructor(
     readonly reactor: DgramReactor,
+    readonly id: number,
     readonly socket: DgramSocket,
     readonly handler: DgramHandler,
   ) {}
@@ -57,7 +67,7 @@ export class DgramRegistration {
   }
   set deadline(at: number) {
     this.#deadline = at;
-    this.reactor.changed(at);
+    this.reactor.deadlineMoved(at);
   }
 
   /** A paused registration is neither polled nor timed (e.g. while a file read runs). */
@@ -65,16 +75,16 @@ export class DgramRegistration {
     return this.#paused;
   }
   set paused(p: boolean) {
-    if (p === this.#paused) return;
+    if (p === this.#paused || this.#closed) return;
     this.#paused = p;
-    this.reactor.setChanged();
+    this.reactor.pause(this, p);
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Leaves the loop and closes the socket (deferred while a poll still holds its fd). */
+  /** Leaves the loop and closes the socket. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -82,26 +92,28 @@ export class DgramRegistration {
   }
 }
 
-/** The readiness loop. Call `close()` to stop it (open registrations are closed too). */
+/** The readiness loop. `close()` stops it and closes every registered socket. */
 export class DgramReactor {
-  readonly #regs = new Set<DgramRegistration>();
+  readonly #regs = new Map<number, DgramRegistration>();
+  readonly #epfd: number;
   readonly #efd: number;
   readonly #wakeBuf = new Uint8Array(8);
   readonly #drainBuf = new Uint8Array(8);
+  readonly #ctl = new Uint8Array(16);
+  readonly #ctlView = new DataView(this.#ctl.buffer);
+  readonly #events = new Uint8Array(MAX_EVENTS * STRIDE);
+  readonly #eventsView = new DataView(this.#events.buffer);
   readonly #spinMicros: number;
   readonly #spinMaxSockets: number;
-  #polling = false;
-  /** When the running poll returns at the latest (performance.now() ms). */
+  #nextId = 1;
+  #waiting = false;
+  /** When the running wait returns at the latest (performance.now() ms). */
   #armedUntil = 0;
   #woken = false;
-  #dirty = true;
   #closed = false;
-  #pollBuf = new Uint8Array(8);
-  #pollRegs: DgramRegistration[] = [];
-  readonly #deferredClose: DgramSocket[] = [];
-  /** Wake-ups of the poll thread (for measurements). */
-  polls = 0;
-  /** Readiness found by spinning, without a thread hop. */
+  /** Wake-ups of the worker-thread wait (for measurements). */
+  waits = 0;
+  /** Readiness found by spinning, without a thread hop (for measurements). */
   spins = 0;
   /** Settles when the loop has stopped. */
   readonly finished: Promise<void>;
@@ -109,19 +121,28 @@ export class DgramReactor {
   constructor(opts: DgramReactorOptions = {}) {
     this.#spinMicros = opts.spinMicros ?? 0;
     this.#spinMaxSockets = opts.spinMaxSockets ?? 2;
-    const efd = dgramLibc().eventfd(0, D.EFD_NONBLOCK | D.EFD_CLOEXEC);
-    if (efd < 0) throw new LibcError("eventfd", dgramErrno());
-    this.#efd = efd;
+    const l = dgramLibc();
+    this.#epfd = l.epoll_create1(D.EPOLL_CLOEXEC);
+    if (this.#epfd < 0) throw new LibcError("epoll_create1", dgramErrno());
+    this.#efd = l.eventfd(0, D.EFD_NONBLOCK | D.EFD_CLOEXEC);
+    if (this.#efd < 0) {
+      const e = dgramErrno();
+      l.close(this.#epfd);
+      throw new LibcError("eventfd", e);
+    }
     new DataView(this.#wakeBuf.buffer).setBigUint64(0, 1n, true);
+    this.#control(D.EPOLL_CTL_ADD, this.#efd, 0);
     this.finished = this.#run();
   }
 
   /** Adds a socket; its handler runs when it is readable or its deadline passed. */
   add(socket: DgramSocket, handler: DgramHandler): DgramRegistration {
     if (this.#closed) throw new Error("reactor closed");
-    const reg = new DgramRegistration(this, socket, handler);
-    this.#regs.add(reg);
-    this.setChanged();
+    const reg = new DgramRegistration(this, this.#nextId, socket, handler);
+    // u32 ids, never 0 (the eventfd's); a wrapped id is long gone.
+    this.#nextId = this.#nextId >= 0xfffffffe ? 1 : this.#nextId + 1;
+    this.#control(D.EPOLL_CTL_ADD, socket.fd, reg.id);
+    this.#regs.set(reg.id, reg);
     return reg;
   }
 
@@ -130,27 +151,32 @@ export class DgramReactor {
     return this.#regs.size;
   }
 
-  /** @internal A deadline moved: wake the poll only when it would sleep past it. */
-  changed(at: number): void {
-    if (this.#polling && at < this.#armedUntil) this.#wake();
+  /** @internal A deadline moved: wake the wait only when it would sleep past it. */
+  deadlineMoved(at: number): void {
+    if (this.#waiting && at < this.#armedUntil) this.#wake();
   }
 
-  /** @internal The poll set changed. */
-  setChanged(): void {
-    this.#dirty = true;
-    if (this.#polling) this.#wake();
+  /** @internal */
+  pause(reg: DgramRegistration, paused: boolean): void {
+    // Level-triggered: a resumed socket with queued datagrams is reported at once.
+    this.#control(paused ? D.EPOLL_CTL_DEL : D.EPOLL_CTL_ADD, reg.socket.fd, reg.id);
+    if (!paused) this.deadlineMoved(reg.deadline);
   }
 
   /** @internal */
   remove(reg: DgramRegistration): void {
-    this.#regs.delete(reg);
-    this.#dirty = true;
-    // The worker thread may be polling this fd: closing it now could let a
-    // new socket reuse the number while the old poll still reports on it.
-    if (this.#polling) {
-      this.#deferredClose.push(reg.socket);
-      this.#wake();
-    } else reg.socket.close();
+    this.#regs.delete(reg.id);
+    // Closing the fd removes it from the set (the socket is never dup'ed).
+    reg.socket.close();
+  }
+
+  #control(op: number, fd: number, id: number): void {
+    this.#ctlView.setUint32(0, D.EPOLLIN, true);
+    this.#ctlView.setUint32(DATA_OFFSET, id, true);
+    this.#ctlView.setUint32(DATA_OFFSET + 4, 0, true);
+    if (dgramLibc().epoll_ctl(this.#epfd, op, fd, this.#ctl) < 0) {
+      throw new LibcError("epoll_ctl", dgramErrno());
+    }
   }
 
   #wake(): void {
@@ -159,55 +185,36 @@ export class DgramReactor {
     dgramLibc().write(this.#efd, this.#wakeBuf, 8n);
   }
 
-  #rebuild(): void {
-    this.#pollRegs = [];
-    for (const r of this.#regs) if (!r.paused) this.#pollRegs.push(r);
-    const n = this.#pollRegs.length + 1;
-    if (this.#pollBuf.length < n * 8 || this.#pollBuf.length > n * 32) {
-      this.#pollBuf = new Uint8Array(n * 8 * 2);
-    }
-    const v = new DataView(this.#pollBuf.buffer);
-    v.setInt32(0, this.#efd, true);
-    v.setInt16(4, D.POLLIN, true);
-    for (let i = 0; i < this.#pollRegs.length; i++) {
-      v.setInt32((i + 1) * 8, this.#pollRegs[i]!.socket.fd, true);
-      v.setInt16((i + 1) * 8 + 4, D.POLLIN, true);
-    }
-    this.#dirty = false;
-  }
-
   #earliest(): number {
     let at = Infinity;
-    for (const r of this.#pollRegs) if (r.deadline < at) at = r.deadline;
+    for (const r of this.#regs.values()) {
+      if (!r.paused && r.deadline < at) at = r.deadline;
+    }
     return at;
   }
 
-  /** Runs the handlers of ready sockets and passed deadlines. */
+  /** Runs the handlers of ready sockets, then those of passed deadlines. */
   #dispatch(count: number): void {
-    const v = new DataView(this.#pollBuf.buffer);
-    if (count > 0) {
-      if (v.getInt16(6, true) !== 0) {
+    const v = this.#eventsView;
+    for (let i = 0; i < count; i++) {
+      const id = v.getUint32(i * STRIDE + DATA_OFFSET, true);
+      if (id === 0) {
         dgramLibc().read(this.#efd, this.#drainBuf, 8n);
-        v.setInt16(6, 0, true);
+        continue;
       }
-      const regs = this.#pollRegs;
-      for (let i = 0; i < regs.length; i++) {
-        const off = (i + 1) * 8 + 6;
-        if (v.getInt16(off, true) === 0) continue;
-        v.setInt16(off, 0, true);
-        const r = regs[i]!;
-        if (r.closed || r.paused) continue;
-        try {
-          r.handler.readable();
-        } catch (e) {
-          log.error("datagram handler failed", { error: String(e) });
-          r.close();
-        }
+      // Gone when an earlier handler in this batch closed it.
+      const r = this.#regs.get(id);
+      if (!r || r.paused) continue;
+      try {
+        r.handler.readable();
+      } catch (e) {
+        log.error("datagram handler failed", { error: String(e) });
+        r.close();
       }
     }
     const now = performance.now();
-    for (const r of this.#pollRegs) {
-      if (r.closed || r.paused || r.deadline > now) continue;
+    for (const r of this.#regs.values()) {
+      if (r.paused || r.deadline > now) continue;
       r.deadline = Infinity;
       try {
         r.handler.timeout();
@@ -221,10 +228,9 @@ export class DgramReactor {
   /** Checks readiness without waiting, for up to spinMicros. */
   #spin(): number {
     const l = dgramLibc();
-    const n = BigInt(this.#pollRegs.length + 1);
     const until = performance.now() + this.#spinMicros / 1000;
     do {
-      const rc = l.poll_now(this.#pollBuf, n, 0);
+      const rc = l.epoll_wait_now(this.#epfd, this.#events, MAX_EVENTS, 0);
       if (rc !== 0) return rc;
     } while (performance.now() < until);
     return 0;
@@ -232,48 +238,50 @@ export class DgramReactor {
 
   async #run(): Promise<void> {
     const l = dgramLibc();
-    // Let the constructor's caller register its sockets before the first poll.
+    // Let the constructor's caller register its sockets before the first wait.
     await Promise.resolve();
+    let yielded = performance.now();
     while (!this.#closed) {
-      if (this.#dirty) this.#rebuild();
-      const n = this.#pollRegs.length + 1;
-      const now = performance.now();
       const earliest = this.#earliest();
       let rc = 0;
-      if (earliest > now && this.#spinMicros > 0 && n - 1 > 0 && n - 1 <= this.#spinMaxSockets) {
-        rc = this.#spin();
+      // Answers that arrived while the last batch was handled are taken without
+      // a thread hop, but the event loop gets a turn at least every SYNC_BUDGET_MS.
+      const now = performance.now();
+      if (now - yielded < SYNC_BUDGET_MS) {
+        rc = l.epoll_wait_now(this.#epfd, this.#events, MAX_EVENTS, 0);
+        if (
+          rc === 0 && this.#spinMicros > 0 && this.#regs.size > 0 &&
+          this.#regs.size <= this.#spinMaxSockets && earliest > now
+        ) rc = this.#spin();
         if (rc > 0) this.spins++;
       }
-      if (rc === 0 && earliest > performance.now()) {
-        const wait = Math.min(POLL_SLICE_MS, Math.ceil(earliest - performance.now()));
+      const left = earliest - performance.now();
+      if (rc <= 0 && left > 0) {
+        const wait = Math.min(WAIT_SLICE_MS, Math.ceil(left));
         this.#armedUntil = performance.now() + wait;
-        this.#polling = true;
-        this.#woken = false;
+        this.#waiting = true;
         try {
-          rc = await l.poll(this.#pollBuf, BigInt(n), wait);
+          rc = await l.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, wait);
         } finally {
-          this.#polling = false;
-          this.polls++;
-          for (const s of this.#deferredClose.splice(0)) s.close();
+          this.#waiting = false;
+          this.#woken = false;
+          this.waits++;
         }
-        // The eventfd may have been written after the poll returned: keep it readable
-        // (it is drained when the poll reports it), so the next poll returns at once.
-        this.#woken = false;
-        if (rc < 0) rc = 0; // EINTR: just poll again
+        yielded = performance.now();
       }
       if (this.#closed) break;
-      this.#dispatch(rc);
+      this.#dispatch(Math.max(rc, 0)); // rc < 0: EINTR, only deadlines
     }
-    for (const r of [...this.#regs]) r.close();
-    for (const s of this.#deferredClose.splice(0)) s.close();
+    for (const r of [...this.#regs.values()]) r.close();
     l.close(this.#efd);
+    l.close(this.#epfd);
   }
 
   /** Stops the loop and closes every registered socket. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#polling) this.#wake();
+    if (this.#waiting) this.#wake();
     await this.finished;
   }
 }

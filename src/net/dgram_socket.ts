@@ -46,6 +46,10 @@ export class DgramSocket {
   readonly #fromView = new DataView(this.#from.buffer);
   readonly #fromLen = new Uint8Array(4);
   readonly #fromLenView = new DataView(this.#fromLen.buffer);
+  #sendLen = -1;
+  #sendLenBig = 0n;
+  #recvLen = -1;
+  #recvLenCached = 0n;
   /** Source of the last datagram `recvInto` returned. */
   fromIp = 0;
   fromPort = 0;
@@ -92,7 +96,12 @@ export class DgramSocket {
       this.#toIp = ip;
       this.#toPort = port;
     }
-    const rc = dgramLibc().sendto(this.#fd, data, BigInt(data.length), 0, this.#to, 16);
+    // BigInt conversions cost an allocation; a transfer sends one size all along.
+    if (data.length !== this.#sendLen) {
+      this.#sendLen = data.length;
+      this.#sendLenBig = BigInt(data.length);
+    }
+    const rc = dgramLibc().sendto(this.#fd, data, this.#sendLenBig, 0, this.#to, 16);
     return rc < 0 ? dgramErrno() || D.EAGAIN : 0;
   }
 
@@ -105,12 +114,27 @@ export class DgramSocket {
     if (this.#fd < 0) return -1;
     this.#fromLenView.setUint32(0, 16, true);
     const n = Number(
-      dgramLibc().recvfrom(this.#fd, buf, BigInt(buf.length), 0, this.#from, this.#fromLen),
+      dgramLibc().recvfrom(
+        this.#fd,
+        buf,
+        this.#recvLenBig(buf.length),
+        0,
+        this.#from,
+        this.#fromLen,
+      ),
     );
     if (n < 0) return -1;
     this.fromPort = this.#fromView.getUint16(2);
     this.fromIp = this.#fromView.getUint32(4);
     return n;
+  }
+
+  #recvLenBig(n: number): bigint {
+    if (n !== this.#recvLen) {
+      this.#recvLen = n;
+      this.#recvLenCached = BigInt(n);
+    }
+    return this.#recvLenCached;
   }
 
   /** Closes the descriptor. A socket in a reactor is closed through its registration. */

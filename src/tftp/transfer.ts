@@ -54,8 +54,12 @@ export interface RunningTransfer {
   abort(reason: string): void;
 }
 
-/** Datagrams handled per wake-up before yielding to other sockets (a flood cannot starve them). */
-const DRAIN_MAX = 64;
+/**
+ * Datagrams handled per readiness report. One: a lock-step client has at
+ * most one ACK queued, and another read would almost always come back empty
+ * (a syscall per block for nothing); anything left is reported again at once.
+ */
+const DRAIN_MAX = 1;
 
 class Transfer {
   readonly #p: TransferParams;
