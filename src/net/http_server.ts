@@ -14,7 +14,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { formatIpv4, parseIpv4 } from "./addr.ts";
-import { C, check, cstr, errno, libc } from "./_libc.ts";
+import { C, check, errno, libc } from "./_libc.ts";
 import { errorResponse, latin1Bytes } from "./http_head.ts";
 import {
   DEFAULT_HEAD_LIMITS,
@@ -399,7 +399,8 @@ class HttpServer implements HttpListener {
         continue;
       }
       if (n === 0) return null;
-      const idle = conn.pending.length === 0 && !fresh;
+      // nothing of a request yet: shutdown may close this connection at once
+      const idle = conn.pending.length === 0;
       if (idle && this.#closing) return null;
       conn.idle = idle;
       try {

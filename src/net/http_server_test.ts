@@ -1,0 +1,254 @@
+/**
+ * The sendfile engine at the protocol level, on 127.0.0.1 with a free port:
+ * raw TCP clients send what real clients (and broken ones) send.
+ */
+import assert from "node:assert/strict";
+import { markFileBody } from "./http_file_body.ts";
+import { type HttpHandler, type HttpListenOptions, listenHttp } from "./http_server.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder("latin1");
+
+async function withServer(
+  handler: HttpHandler,
+  fn: (port: number, srv: ReturnType<typeof listenHttp>) => Promise<void>,
+  opts: Partial<HttpListenOptions> = {},
+): Promise<void> {
+  const ac = new AbortController();
+  const srv = listenHttp(handler, { hostname: "127.0.0.1", port: 0, signal: ac.signal, ...opts });
+  try {
+    await fn(srv.addr.port, srv);
+  } finally {
+    ac.abort();
+    await srv.finished;
+  }
+}
+
+/** Sends `text` and reads until the server closes (bounded: 10 s, then the test fails). */
+async function exchange(port: number, text: string | Uint8Array): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const timer = setTimeout(() => conn.close(), 10_000);
+  try {
+    await conn.write(
+      typeof text === "string" ? Uint8Array.from(text, (c) => c.charCodeAt(0)) : text,
+    );
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    return chunks.map((c) => dec.decode(c)).join("");
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
+const hello: HttpHandler = (req, info) => {
+  const url = new URL(req.url);
+  return new Response(`hello ${req.method} ${url.pathname} from ${info.remoteAddr.hostname}\n`, {
+    headers: { "content-type": "text/plain" },
+  });
+};
+
+Deno.test("http server: malformed requests get 4xx, are counted, and the server keeps serving", async () => {
+  const corpus: [string, number][] = [
+    ["GET /\r\n\r\n", 400],
+    ["GARBAGE\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400],
+    ["GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505],
+    ["POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 501],
+    ["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000\r\n\r\n", 413],
+    ["GET / HTTP/1.1\r\nHost: a\r\nX: " + "y".repeat(20_000) + "\r\n\r\n", 431],
+    ["CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", 400], // a method fetch() refuses
+    ["GET http://[bad HTTP/1.1\r\nHost: a\r\n\r\n", 400],
+    ["\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", 400],
+  ];
+  await withServer(hello, async (port, srv) => {
+    for (const [text, status] of corpus) {
+      const reply = await exchange(port, text);
+      assert.match(reply, new RegExp(`^HTTP/1\\.1 ${status} `), JSON.stringify(text));
+      assert.match(reply, /connection: close/i);
+    }
+    assert.equal(srv.stats.malformed, corpus.length);
+    const ok = await exchange(port, "GET /after HTTP/1.0\r\n\r\n");
+    assert.match(ok, /^HTTP\/1\.1 200 OK/);
+    assert.ok(ok.endsWith("hello GET /after from 127.0.0.1\n"));
+  });
+});
+
+Deno.test("http server: keep-alive carries several requests, pipelined and one by one", async () => {
+  await withServer(hello, async (port, srv) => {
+    const pipelined = await exchange(
+      port,
+      "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n" +
+        "HEAD /3 HTTP/1.1\r\nHost: a\r\n\r\nGET /4 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(pipelined.match(/HTTP\/1\.1 200 OK/g)?.length, 4);
+    assert.ok(pipelined.includes("hello GET /1"));
+    assert.ok(pipelined.includes("hello GET /2"));
+    assert.ok(!pipelined.includes("hello HEAD /3"), "HEAD has no body");
+    assert.ok(pipelined.endsWith("hello GET /4 from 127.0.0.1\n"));
+    // one by one on one connection
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const buf = new Uint8Array(4096);
+    for (let i = 0; i < 3; i++) {
+      await conn.write(enc.encode(`GET /seq${i} HTTP/1.1\r\nHost: a\r\n\r\n`));
+      let got = "";
+      while (!got.includes(`/seq${i} from`)) {
+        const n = await conn.read(buf);
+        assert.notEqual(n, null, "server closed a kept-alive connection");
+        got += dec.decode(buf.subarray(0, n!));
+      }
+    }
+    conn.close();
+    assert.equal(srv.stats.accepted, 2);
+  });
+});
+
+Deno.test("http server: request bodies by Content-Length (and 100-continue) reach the handler", async () => {
+  const echo: HttpHandler = async (req) => new Response(`got ${(await req.text()).length}`);
+  await withServer(echo, async (port) => {
+    const r = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "x".repeat(5000) });
+    assert.equal(await r.text(), "got 5000");
+    const cont = await exchange(
+      port,
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nabc",
+    );
+    assert.match(cont, /^HTTP\/1\.1 (100 Continue\r\n\r\nHTTP\/1\.1 )?200 OK/);
+    assert.ok(cont.endsWith("got 3"));
+  });
+});
+
+Deno.test("http server: bodies of unknown length: chunked for 1.1, close-delimited for 1.0", async () => {
+  const big = new Uint8Array(300_000).map((_, i) => i % 251);
+  const streaming: HttpHandler = () => {
+    let left = 3;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (left-- === 0) return c.close();
+          c.enqueue(big.subarray(0, 100_000 * (3 - left)).subarray(100_000 * (2 - left)));
+        },
+      }),
+    );
+  };
+  await withServer(streaming, async (port) => {
+    const r = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(r.headers.get("transfer-encoding"), "chunked");
+    assert.deepEqual(new Uint8Array(await r.arrayBuffer()), big);
+    const old = await exchange(port, "GET / HTTP/1.0\r\n\r\n");
+    const body = old.slice(old.indexOf("\r\n\r\n") + 4);
+    assert.equal(body.length, big.length);
+    assert.match(old, /connection: close/i);
+  });
+});
+
+Deno.test("http server: a handler that throws gives 500, later requests still work", async () => {
+  let n = 0;
+  const flaky: HttpHandler = () => {
+    if (n++ === 0) throw new Error("boom");
+    return new Response("fine");
+  };
+  await withServer(flaky, async (port) => {
+    assert.equal(
+      await fetch(`http://127.0.0.1:${port}/`).then(async (
+        r,
+      ) => (await r.body?.cancel(), r.status)),
+      500,
+    );
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "fine");
+  });
+});
+
+Deno.test("http server: idle and header timeouts close the connection", async () => {
+  await withServer(hello, async (port, srv) => {
+    // a kept-alive connection with no next request is closed after the idle timeout
+    const idle = await exchange(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert.match(idle, /^HTTP\/1\.1 200 OK/);
+    // a head that never completes is dropped after the header timeout, without an answer
+    const slow = await exchange(port, "GET / HTTP/1.1\r\nHost: a\r\n");
+    assert.equal(slow, "");
+    assert.equal(srv.stats.timeouts, 2);
+  }, { idleTimeoutMs: 300, headerTimeoutMs: 300 });
+});
+
+Deno.test("http server: connections over the limit are answered 503", async () => {
+  await withServer(hello, async (port, srv) => {
+    const held = [
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+    ];
+    // let the server accept both before the third arrives
+    for (let i = 0; i < 100 && srv.stats.accepted < 2; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const third = await exchange(port, "GET / HTTP/1.0\r\n\r\n");
+    assert.match(third, /^HTTP\/1\.1 503 /);
+    assert.equal(srv.stats.refused, 1);
+    for (const c of held) c.close();
+  }, { maxConnections: 2 });
+});
+
+Deno.test("http server: a marked file goes out by sendfile; a client leaving mid-file is survived", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-http-sf-" });
+  const path = `${dir}/big.bin`;
+  const size = 24 * 1024 * 1024;
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i += 997) data[i] = i & 0xff;
+  await Deno.writeFile(path, data);
+  const fileHandler: HttpHandler = async (req) => {
+    const file = await Deno.open(path);
+    const info = await file.stat();
+    const start = new URL(req.url).searchParams.has("tail") ? size - 1000 : 0;
+    if (start > 0) await file.seek(start, Deno.SeekMode.Start);
+    const body = file.readable;
+    markFileBody(body, { path, start, length: size - start, dev: info.dev, ino: info.ino!, size });
+    return new Response(body, { headers: { "content-length": String(size - start) } });
+  };
+  try {
+    await withServer(fileHandler, async (port, srv) => {
+      const whole = new Uint8Array(await (await fetch(`http://127.0.0.1:${port}/`)).arrayBuffer());
+      assert.equal(whole.length, size);
+      assert.deepEqual(whole, data);
+      const tail = new Uint8Array(
+        await (await fetch(`http://127.0.0.1:${port}/?tail`)).arrayBuffer(),
+      );
+      assert.deepEqual(tail, data.subarray(size - 1000));
+      assert.equal(srv.stats.sendfileBytes, size + 1000);
+      // read a little of the file, then hang up
+      for (let i = 0; i < 3; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        const buf = new Uint8Array(65536);
+        await conn.read(buf);
+        conn.close();
+      }
+      for (let i = 0; i < 200 && srv.stats.aborted < 3; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.equal(srv.stats.aborted, 3);
+      const again = await fetch(`http://127.0.0.1:${port}/?tail`);
+      assert.equal((await again.arrayBuffer()).byteLength, 1000);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("http server: abort stops accepting and resolves finished", async () => {
+  const ac = new AbortController();
+  const srv = listenHttp(hello, { hostname: "127.0.0.1", port: 0, signal: ac.signal });
+  const idle = await Deno.connect({ hostname: "127.0.0.1", port: srv.addr.port });
+  ac.abort();
+  await srv.finished;
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: srv.addr.port }));
+  // the idle connection was closed by the server
+  assert.equal(await idle.read(new Uint8Array(16)), null);
+  idle.close();
+});
