@@ -49,6 +49,7 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
   /** sendfile on a worker thread, for a socket switched to blocking mode. */
   sendfile_wait: {
     name: "sendfile",
@@ -101,6 +102,7 @@ export const C = {
   POLLERR: 0x8,
   POLLHUP: 0x10,
   FIONBIO: 0x5421,
+  SHUT_RDWR: 2,
   EPOLL_CLOEXEC: 0o2000000,
   EPOLL_CTL_ADD: 1,
   EPOLL_CTL_DEL: 2,

@@ -175,7 +175,8 @@ async function sendFileRange(
 
 /** A blocking send on a worker thread returns at least this often, to notice shutdown. */
 const SLICE_S = 1;
-const OFFLOAD_CHUNK = 64 * 1024 * 1024;
+/** Bytes per blocking call: bounds how long a slow client holds a call between checks. */
+const OFFLOAD_CHUNK = 8 * 1024 * 1024;
 
 async function sendFileBlocking(
   wire: Wire,

@@ -483,6 +483,8 @@ class HttpServer implements HttpListener {
       for (const c of this.#conns.values()) {
         c.cancelled = true;
         this.#poller.cancel(c.fd);
+        // wakes a blocking sendfile on a worker thread (it returns EPIPE)
+        libc().shutdown(c.fd, C.SHUT_RDWR);
       }
     }, this.#graceMs);
     this.#maybeStop();

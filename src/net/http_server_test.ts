@@ -252,3 +252,59 @@ Deno.test("http server: abort stops accepting and resolves finished", async () =
   assert.equal(await idle.read(new Uint8Array(16)), null);
   idle.close();
 });
+
+for (const offloadThreads of [0, 4]) {
+  Deno.test(`http server: a client that stops reading is dropped after the send timeout, and shutdown ends a stalled transfer (offload ${offloadThreads})`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "mesh-http-stall-" });
+    const path = `${dir}/big.bin`;
+    const size = 64 * 1024 * 1024;
+    const f = await Deno.open(path, { write: true, create: true });
+    await f.truncate(size);
+    f.close();
+    const fileHandler: HttpHandler = async () => {
+      const file = await Deno.open(path);
+      const info = await file.stat();
+      const body = file.readable;
+      markFileBody(body, { path, start: 0, length: size, dev: info.dev, ino: info.ino!, size });
+      return new Response(body, { headers: { "content-length": String(size) } });
+    };
+    const stall = async (port: number) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+      await conn.read(new Uint8Array(1000));
+      return conn; // never read again
+    };
+    try {
+      await withServer(fileHandler, async (port, srv) => {
+        const conn = await stall(port);
+        for (let i = 0; i < 400 && srv.stats.timeouts < 1; i++) {
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        assert.equal(srv.stats.timeouts, 1);
+        assert.equal(srv.stats.aborted, 1);
+        conn.close();
+      }, { sendTimeoutMs: 500, offloadThreads });
+      // shutdown with a stalled transfer in flight: finished resolves after the grace period
+      const ac = new AbortController();
+      const srv = listenHttp(fileHandler, {
+        hostname: "127.0.0.1",
+        port: 0,
+        signal: ac.signal,
+        graceMs: 200,
+        offloadThreads,
+      });
+      const conn = await stall(srv.addr.port);
+      ac.abort();
+      let bound: ReturnType<typeof setTimeout> | undefined;
+      const ended = await Promise.race([
+        srv.finished.then(() => true),
+        new Promise<boolean>((r) => (bound = setTimeout(() => r(false), 20_000))),
+      ]);
+      clearTimeout(bound);
+      assert.ok(ended, "server did not finish with a stalled client");
+      conn.close();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
