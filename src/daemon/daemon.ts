@@ -252,7 +252,8 @@ async function serve(
           }),
       });
     } catch (e) {
-      throw new Error(`dhcp: ${(e as Error).message}`);
+      const msg = (e as Error).message;
+      throw new Error(msg.startsWith("dhcp:") ? msg : `dhcp: ${msg}`);
     }
     cleanups.push(() => dhcp.close());
   }

@@ -3,7 +3,7 @@
  * The authoritative DHCP service as the daemon starts it: pools from the
  * served interfaces (and subnets behind relays), reservations, boot files,
  * leases restored from the store, the server loop with ARP probing, and node
- * events ("discovered" for the first DHCP of a PXE boot, "dhcp" for every
+ * events ("discovered" for a network boot client's DISCOVER, "dhcp" for every
  * ACK) for the node registry.
  */
 import { getLogger } from "@logtape/logtape";
@@ -65,7 +65,7 @@ export interface DhcpReservation {
 export interface DhcpNodeEvent {
   readonly mac: string;
   readonly ip?: string;
-  /** "discovered": DISCOVER from PXE firmware (not iPXE); "dhcp": an ACK was sent. */
+  /** "discovered": DISCOVER from PXE firmware or iPXE; "dhcp": an ACK was sent. */
   readonly stage: "discovered" | "dhcp";
   readonly detail: Record<string, unknown>;
 }
@@ -140,9 +140,19 @@ function checkSegment(s: DhcpSegmentOptions, what: string): void {
   if (!(s.leaseTime > 0)) throw new Error(`dhcp: ${what}: lease time must be positive`);
 }
 
-/** True for a firmware's own DHCP (PXE, UEFI HTTP boot), not iPXE's second one. */
-function isFirmwareBoot(c: BootClient): boolean {
-  return !c.isIpxe && (c.isPxe || c.isHttpClient || c.arch !== null);
+/**
+ * True for a network boot client: PXE firmware, UEFI HTTP boot, or iPXE (a
+ * QEMU or flashed NIC ROM is iPXE, so its DISCOVER is the first of a boot).
+ * The registry decides whether it starts a new boot: a chained iPXE's
+ * DISCOVER within the same boot does not (see store/stages.ts nextStage).
+ */
+function isNetbootClient(c: BootClient): boolean {
+  return c.isIpxe || c.isPxe || c.isHttpClient || c.arch !== null;
+}
+
+/** What the registry calls the client: iPXE by name, else the firmware class. */
+function firmwareName(c: BootClient): string {
+  return c.isIpxe ? "ipxe" : c.firmware;
 }
 
 /** The boot file or URL a reply hands out, if any. */
@@ -162,7 +172,7 @@ function eventHook(
     const type = getMessageType(req.options);
     if (type === MessageType.Discover) {
       const c = classifyClient(req);
-      if (!isFirmwareBoot(c) || lastXid.get(c.mac) === req.xid) return;
+      if (!isNetbootClient(c) || lastXid.get(c.mac) === req.xid) return;
       if (lastXid.size >= 4096) lastXid.clear();
       lastXid.set(c.mac, req.xid);
       const offered = d.kind === "reply" ? d.packet.yiaddr : 0;
@@ -172,7 +182,7 @@ function eventHook(
         stage: "discovered",
         detail: {
           segment: ctx.segment,
-          firmware: c.firmware,
+          firmware: firmwareName(c),
           arch: c.arch,
           archName: c.archName,
           ...(c.vendorClass !== undefined ? { vendorClass: c.vendorClass } : {}),
@@ -194,7 +204,7 @@ function eventHook(
       detail: {
         ip,
         segment: ctx.segment,
-        firmware: c.isIpxe ? "ipxe" : c.firmware,
+        firmware: firmwareName(c),
         arch: c.arch,
         ...(boot !== undefined ? { boot } : {}),
         ...(c.uuid !== undefined ? { uuid: c.uuid } : {}),

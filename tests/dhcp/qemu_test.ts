@@ -197,7 +197,8 @@ Deno.test({
       assert.ok(tftpSent.some((l) => l.includes("snponly.efi")), ctx);
       const script = `http://${SRV}/boot.ipxe?mac=\${net0/mac}&uuid=\${uuid}`;
       for (const vm of VMS) assert.ok(events.includes(`${vm.mac} dhcp ${script}`), ctx);
-      assert.ok(!events.includes(`${VMS[0]!.mac} discovered -`), ctx);
+      // QEMU's BIOS NIC ROM is iPXE: its DISCOVER is the first of its boot.
+      assert.ok(events.includes(`${VMS[0]!.mac} discovered -`), ctx);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -1,7 +1,7 @@
 /**
  * Node events from the running service, judged with busybox udhcpc posing as
  * PXE firmware (vendor class PXEClient, option 93 arch 0) and as iPXE (user
- * class "iPXE"): the firmware's DISCOVER is "discovered", every ACK is "dhcp"
+ * class "iPXE"): each netboot DISCOVER is "discovered", every ACK is "dhcp"
  * with the boot file it was given.
  */
 import assert from "node:assert/strict";
@@ -55,7 +55,7 @@ Deno.test({
       const plain = await udhcpc([]);
       assert.equal(udhcpcEvents(plain.stdout).find((e) => e.event === "bound")?.ip, ip);
       await srv.waitStats((s) => s.acks >= 3);
-      for (let i = 0; i < 20 && srv.events.length < 4; i++) {
+      for (let i = 0; i < 20 && srv.events.length < 5; i++) {
         await new Promise((r) => setTimeout(r, 100));
       }
 
@@ -69,6 +69,7 @@ Deno.test({
       assert.deepEqual(seen, [
         { stage: "discovered", mac, ip, firmware: "bios", boot: undefined },
         { stage: "dhcp", mac, ip, firmware: "bios", boot: "undionly.kpxe" },
+        { stage: "discovered", mac, ip, firmware: "ipxe", boot: undefined },
         {
           stage: "dhcp",
           mac,
