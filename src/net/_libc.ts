@@ -102,6 +102,7 @@ export const C = {
   POLLERR: 0x8,
   POLLHUP: 0x10,
   FIONBIO: 0x5421,
+  SHUT_WR: 1,
   SHUT_RDWR: 2,
   EPOLL_CLOEXEC: 0o2000000,
   EPOLL_CTL_ADD: 1,

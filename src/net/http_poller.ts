@@ -41,6 +41,7 @@ export class Poller {
   readonly #armed = new Set<number>();
   #stopping = false;
   #running = false;
+  #onError: (e: unknown) => void = () => {};
 
   constructor() {
     const l = libc();
@@ -128,7 +129,12 @@ export class Poller {
       const fd = this.#view.getUint32(at + this.#dataOffset, true);
       const watcher = this.#watchers.get(fd);
       if (watcher !== undefined) {
-        watcher(events);
+        // one failing callback must not strand the rest of the batch (one-shot fds stay disarmed)
+        try {
+          watcher(events);
+        } catch (e) {
+          this.#onError(e);
+        }
         continue;
       }
       const w = this.#waiters.get(fd);
@@ -140,6 +146,7 @@ export class Poller {
 
   /** Runs until stop(); then closes the epoll set. Errors of one callback never end it. */
   async run(onError: (e: unknown) => void): Promise<void> {
+    this.#onError = onError;
     this.#running = true;
     const l = libc();
     let lastSweep = performance.now();

@@ -307,6 +307,7 @@ class HttpServer implements HttpListener {
         reason: parsed.reason,
       });
       await conn.write(errorResponse(parsed.status, httpDate()));
+      await this.#linger(conn);
       return false;
     }
     const head = parsed.head;
@@ -353,6 +354,28 @@ class HttpServer implements HttpListener {
       response,
       this.#respondCtx,
     );
+  }
+
+  /**
+   * After an error answer: stop sending, then drop what the client still
+   * sends for a moment (bounded), so that closing does not reset the
+   * connection before the client has read the answer.
+   */
+  async #linger(conn: Conn): Promise<void> {
+    const l = libc();
+    l.shutdown(conn.fd, C.SHUT_WR);
+    const deadline = performance.now() + 1000;
+    for (let drained = 0; drained < 1024 * 1024;) {
+      const n = Number(l.recv(conn.fd, this.#recvBuf, BigInt(RECV_SIZE), C.MSG_DONTWAIT));
+      if (n === 0) return;
+      if (n > 0) {
+        drained += n;
+        continue;
+      }
+      if (errno() !== C.EAGAIN) return;
+      const ev = await this.#poller.wait(conn.fd, C.EPOLLIN | C.EPOLLRDHUP, deadline);
+      if (ev === WAIT_TIMEOUT || ev === WAIT_CLOSED) return;
+    }
   }
 
   /** Receives what is queued; >0 bytes, 0 at end of stream, -1 when nothing is queued. */
