@@ -308,3 +308,30 @@ for (const offloadThreads of [0, 4]) {
     }
   });
 }
+
+Deno.test("http server: 300 connections of random bytes never stop it", async () => {
+  await withServer(hello, async (port, srv) => {
+    let x = 99;
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+    const base = enc.encode("GET /fuzz HTTP/1.1\r\nHost: a\r\nX-Pad: abc\r\n\r\n");
+    const one = async (i: number) => {
+      const b = i % 3 === 0
+        ? Uint8Array.from({ length: 1 + (rnd() % 300) }, () => rnd() & 0xff)
+        : base.map((v) => (rnd() % 8 === 0 ? rnd() & 0xff : v));
+      // half of the clients hang up without waiting for an answer
+      if (i % 2 === 0) {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port });
+        await c.write(b).catch(() => {});
+        c.close();
+      } else {
+        await exchange(port, b.slice(0, b.length)).catch(() => "");
+      }
+    };
+    for (let i = 0; i < 300; i += 30) {
+      await Promise.all(Array.from({ length: 30 }, (_, k) => one(i + k)));
+    }
+    const ok = await exchange(port, "GET /still HTTP/1.0\r\n\r\n");
+    assert.ok(ok.endsWith("hello GET /still from 127.0.0.1\n"));
+    assert.ok(srv.stats.malformed > 0);
+  }, { headerTimeoutMs: 200 });
+});
