@@ -206,6 +206,19 @@ export class LeasePool {
     return null;
   }
 
+  /**
+   * The next `count` never-used addresses an OFFER would hand out, without
+   * taking them: the server ARP-probes them ahead of time so the first
+   * DISCOVER of a new machine does not wait for its probe.
+   */
+  upcomingFresh(count: number): number[] {
+    const out: number[] = [];
+    for (let ip = this.#freshCursor; ip <= this.config.rangeEnd && out.length < count; ip++) {
+      if (this.#isFresh(ip)) out.push(ip);
+    }
+    return out;
+  }
+
   #nextReusable(client: LeaseClient, now: number): number | null {
     const skipped: { key: number; value: number }[] = [];
     let found: number | null = null;

@@ -145,3 +145,19 @@ Deno.test("LeasePool.counts() reports bound, offered and free addresses", () => 
   assert.ok(b.ok);
   assert.deepEqual(pool.counts(1), { bound: 1, declined: 0, offered: 1, free: 3 });
 });
+
+Deno.test("LeasePool.upcomingFresh() names the never-used addresses the next OFFERs get, without taking them", () => {
+  const pool = new LeasePool(config);
+  const ip = (s: string) => parseIpv4(s);
+  // 10.0.0.12 is excluded; nothing is handed out by peeking.
+  assert.deepEqual(pool.upcomingFresh(3), [ip("10.0.0.10"), ip("10.0.0.11"), ip("10.0.0.13")]);
+  assert.deepEqual(pool.upcomingFresh(3), [ip("10.0.0.10"), ip("10.0.0.11"), ip("10.0.0.13")]);
+  assert.equal(pool.allocate(client(1), undefined, 0)?.ip, ip("10.0.0.10"));
+  pool.bind(client(2), ip("10.0.0.13"), 0, 60_000);
+  assert.deepEqual(pool.upcomingFresh(10), [ip("10.0.0.11"), ip("10.0.0.14"), ip("10.0.0.15")]);
+  assert.equal(
+    pool.allocate(client(3), undefined, 0)?.ip,
+    ip("10.0.0.11"),
+    "the first upcoming is the next offer",
+  );
+});

@@ -60,6 +60,14 @@ export interface DhcpServerOptions {
   readonly signal?: AbortSignal;
   /** ARP-probe fresh addresses before offering them. */
   readonly probe?: boolean;
+  /**
+   * Addresses a segment will offer next (e.g. `LeasePool.upcomingFresh`).
+   * With `probe`, they are probed in the background every `prefetchMs`, so
+   * a DISCOVER usually finds its address already checked in the probe cache.
+   */
+  readonly upcoming?: (segment: string, count: number) => readonly number[];
+  /** How often to probe upcoming addresses (default 10 s; the cache keeps results 60 s). */
+  readonly prefetchMs?: number;
   readonly probeTimeoutMs?: number;
   /** Injected clock (unix ms). */
   readonly now?: () => number;
@@ -126,6 +134,9 @@ export function sendTarget(req: DhcpPacket, dest: Destination): SendTarget {
       return { kind: "link", mac: req.chaddr.subarray(0, 6), ip: dest.ip, port: DHCP_CLIENT_PORT };
   }
 }
+
+/** How many upcoming addresses per segment are kept probed ahead of time. */
+const PREFETCH_COUNT = 8;
 
 const MAX_REASONS = 64;
 const NO_COPY = { copy: false } as const;
@@ -425,6 +436,41 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     }, opts.sweepMs ?? 10_000);
   }
 
+  // Probe the next few addresses of each pool before anyone asks for them.
+  let prefetch: ReturnType<typeof setInterval> | undefined;
+  const upcoming = opts.upcoming;
+  if (upcoming !== undefined && links.some((l) => l.probe !== undefined)) {
+    let running = false;
+    const tick = async () => {
+      if (running || ctl.signal.aborted) return;
+      running = true;
+      try {
+        for (const link of links) {
+          if (link.probe === undefined) continue;
+          const todo = upcoming(link.segment, PREFETCH_COUNT)
+            .filter((ip) => wantsProbe(link, ip) && link.probe!.cached(ip) === undefined);
+          const found = await Promise.all(todo.map((ip) => link.probe!.inUse(ip)));
+          const at = now();
+          for (const [i, inUse] of found.entries()) {
+            if (!inUse) continue;
+            // Someone holds it without a lease from us: never offer it.
+            log.warn("address in use before any offer; quarantined", {
+              ip: formatIpv4(todo[i]!),
+              segment: link.segment,
+            });
+            persist(opts.responder.probeFailed?.(link.segment, todo[i]!, at) ?? []);
+          }
+        }
+      } catch (e) {
+        log.warn("probe prefetch failed", { error: errText(e) });
+      } finally {
+        running = false;
+      }
+    };
+    void tick();
+    prefetch = setInterval(() => void tick(), opts.prefetchMs ?? 10_000);
+  }
+
   const done = Promise.all(links.map(loop)).then(() => {});
   for (const l of links) {
     log.info("dhcp server listening", {
@@ -441,6 +487,7 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     async close() {
       ctl.abort();
       if (sweep !== undefined) clearInterval(sweep);
+      if (prefetch !== undefined) clearInterval(prefetch);
       await done;
       for (const l of links) {
         l.transport.close();

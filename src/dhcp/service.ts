@@ -249,6 +249,7 @@ export function startDhcpService(opts: DhcpServiceOptions): DhcpServiceHandle {
     responder,
     store: opts.store,
     probe: opts.probe ?? true,
+    upcoming: (segment, count) => responder.pool(segment)?.upcomingFresh(count) ?? [],
     ...(opts.probeTimeoutMs !== undefined ? { probeTimeoutMs: opts.probeTimeoutMs } : {}),
     ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
     ...(opts.now !== undefined ? { now: opts.now } : {}),
