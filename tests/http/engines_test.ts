@@ -5,7 +5,8 @@
  * client leaving mid-file.
  */
 import assert from "node:assert/strict";
-import { createApp, HttpEngine, serveHttp } from "../../src/http/mod.ts";
+import { createApp, type HttpApp, HttpEngine, serveHttp } from "../../src/http/mod.ts";
+import { listenHttp } from "../../src/net/mod.ts";
 import { MemoryCatalog, MemoryLeases, MemoryRegistry } from "../../src/testing/http_fakes.ts";
 import { hasCommand } from "../lib/netns.ts";
 
@@ -23,11 +24,7 @@ function pattern(size: number): Uint8Array<ArrayBuffer> {
   return b;
 }
 
-async function withApp(
-  engine: HttpEngine,
-  fn: (base: string, port: number, dir: string, data: Uint8Array) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mesh-http-engine-" });
+async function makeApp(dir: string): Promise<{ app: HttpApp; data: Uint8Array }> {
   await Deno.mkdir(`${dir}/boot`);
   await Deno.mkdir(`${dir}/mirror`);
   const data = pattern(SIZE);
@@ -48,6 +45,15 @@ async function withApp(
     },
     roots: { mirror: `${dir}/mirror`, boot: `${dir}/boot` },
   });
+  return { app, data };
+}
+
+async function withApp(
+  engine: HttpEngine,
+  fn: (base: string, port: number, dir: string, data: Uint8Array) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-http-engine-" });
+  const { app, data } = await makeApp(dir);
   const ac = new AbortController();
   const running = serveHttp(app, { hostname: "127.0.0.1", port: 0, signal: ac.signal, engine });
   try {
@@ -172,3 +178,31 @@ for (const engine of [HttpEngine.Sendfile, HttpEngine.Deno]) {
     });
   });
 }
+
+Deno.test("engine sendfile: the app's file responses keep their mark through Hono (sent by sendfile)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-http-mark-" });
+  const { app, data } = await makeApp(dir);
+  const ac = new AbortController();
+  const srv = listenHttp((req, info) => app.fetch(req, info), {
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: ac.signal,
+  });
+  try {
+    const base = `http://127.0.0.1:${srv.addr.port}`;
+    assert.deepEqual(
+      new Uint8Array(await (await fetch(`${base}/boot/big.bin`)).arrayBuffer()),
+      data,
+    );
+    const r = await fetch(`${base}/boot/big.bin`, { headers: { range: "bytes=10-19" } });
+    assert.deepEqual(new Uint8Array(await r.arrayBuffer()), data.subarray(10, 20));
+    assert.equal(srv.stats.sendfileBytes, SIZE + 10);
+    // small files come from memory, as bytes
+    assert.equal(await (await fetch(`${base}/boot/small.txt`)).text(), "small file\n");
+    assert.equal(srv.stats.sendfileBytes, SIZE + 10);
+  } finally {
+    ac.abort();
+    await srv.finished;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
