@@ -6,6 +6,9 @@
  * (tftpd-hpa 5.2 and dnsmasq 2.90 do not implement windowsize and fall back
  * to lock-step); then 100 concurrent clients fetching 1 MiB (total time,
  * failures). Bounded: every client run has a timeout; the lab is removed.
+ *   deno run -A bench/tftp.ts --runs 3 --servers ours,tftpd-hpa
+ * repeats the whole set, alternating the order of the servers (the machine
+ * may be shared), and prints the median of each cell.
  */
 import { createLab, type Lab, labSkipReason } from "../tests/lib/netns.ts";
 import { startOurServer, writeTestFile } from "../tests/tftp/lab_util.ts";
@@ -16,7 +19,23 @@ const BIG = 64 * MiB;
 const CONCURRENT = 100;
 
 type ServerName = "ours" | "tftpd-hpa" | "dnsmasq";
-const SERVERS: ServerName[] = ["ours", "tftpd-hpa", "dnsmasq"];
+const ALL_SERVERS: ServerName[] = ["ours", "tftpd-hpa", "dnsmasq"];
+
+function argValue(name: string): string | undefined {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+}
+const RUNS = Math.max(1, Number(argValue("--runs") ?? 1));
+const SERVERS = (argValue("--servers")?.split(",") ?? ALL_SERVERS).filter((s): s is ServerName =>
+  (ALL_SERVERS as string[]).includes(s)
+);
+
+function median(xs: (number | null)[]): number | null {
+  if (xs.length === 0 || xs.some((x) => x === null)) return null;
+  const v = (xs as number[]).toSorted((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
 
 async function startServer(
   lab: Lab,
@@ -128,45 +147,61 @@ async function main(): Promise<void> {
     await Deno.mkdir(root);
     await writeTestFile(`${root}/big.bin`, BIG);
     await writeTestFile(`${root}/one.bin`, MiB);
-    const rows: { name: string; unit: string; values: Record<string, number | null> }[] = [
+    const rows: { name: string; unit: string; values: Record<string, (number | null)[]> }[] = [
       { name: "64 MiB, blksize 512", unit: "MB/s", values: {} },
       { name: "64 MiB, blksize 1468", unit: "MB/s", values: {} },
       { name: "64 MiB, blksize 1468 windowsize 16", unit: "MB/s", values: {} },
       { name: `${CONCURRENT} clients x 1 MiB, total`, unit: "s", values: {} },
       { name: `${CONCURRENT} clients x 1 MiB, failures`, unit: "", values: {} },
     ];
+    const record = (row: number, server: string, v: number | null) => {
+      (rows[row]!.values[server] ??= []).push(v);
+    };
     const optionSets = [[], ["blksize 1468"], ["blksize 1468", "windowsize 16"]];
-    for (const server of SERVERS) {
-      const child = await startServer(lab, server, root);
-      try {
-        for (let i = 0; i < optionSets.length; i++) {
-          rows[i]!.values[server] = await throughput(lab, dir, optionSets[i]!);
+    for (let run = 0; run < RUNS; run++) {
+      // Alternate the order: a neighbour's load then hits every server alike.
+      const order = run % 2 === 0 ? SERVERS : SERVERS.toReversed();
+      for (const server of order) {
+        const child = await startServer(lab, server, root);
+        try {
+          for (let i = 0; i < optionSets.length; i++) {
+            record(i, server, await throughput(lab, dir, optionSets[i]!));
+          }
+          const s = await storm(lab, dir);
+          record(3, server, s.secs);
+          record(4, server, s.failures);
+        } finally {
+          await stopServer(lab, child);
         }
-        const s = await storm(lab, dir);
-        rows[3]!.values[server] = s.secs;
-        rows[4]!.values[server] = s.failures;
-      } finally {
-        await stopServer(lab, child);
       }
     }
     const fmt = (v: number | null | undefined) =>
       v === null || v === undefined ? "fail" : v.toFixed(2);
-    const header = ["test", "ours", "tftpd-hpa", "dnsmasq", "ours/tftpd-hpa"];
+    const header = ["test", ...SERVERS, "ours/tftpd-hpa"];
+    const cell = (r: (typeof rows)[number], server: string) =>
+      r.unit === "" // failures: the sum over runs, not a median
+        ? r.values[server]?.reduce<number | null>(
+          (a, b) => a === null || b === null ? null : a + b,
+          0,
+        )
+        : median(r.values[server] ?? []);
     const lines = rows.map((r) => {
-      const o = r.values["ours"], h = r.values["tftpd-hpa"];
+      const o = cell(r, "ours"), h = cell(r, "tftpd-hpa");
       const ratio = o == null || h == null || h === 0 ? "-" : (o / h).toFixed(2);
       return [
         `${r.name}${r.unit ? ` (${r.unit})` : ""}`,
-        fmt(o),
-        fmt(h),
-        fmt(r.values["dnsmasq"]),
+        ...SERVERS.map((s) => fmt(cell(r, s))),
         r.unit === "" ? "-" : ratio,
       ];
     });
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
     const show = (cols: string[]) =>
       cols.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  ");
-    console.log("TFTP benchmark (client: atftp 0.8 for every server; lab veth link)");
+    console.log(
+      `TFTP benchmark (client: atftp 0.8 for every server; lab veth link; ${
+        RUNS > 1 ? `median of ${RUNS} runs, failures summed` : "1 run"
+      })`,
+    );
     console.log(show(header));
     for (const l of lines) console.log(show(l));
     console.log(

@@ -28,12 +28,11 @@ const SYMBOLS = {
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   /** Waits on a worker thread. */
   epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
-  /** The same wait with a zero timeout: a readiness check without a thread hop. */
-  epoll_wait_now: {
-    name: "epoll_wait",
-    parameters: ["i32", "buffer", "i32", "i32"],
-    result: "i32",
-  },
+  /**
+   * A short wait on the calling thread (timespec timeout): the thread sleeps
+   * in the kernel and a datagram wakes it directly. Linux 5.11, glibc 2.35.
+   */
+  epoll_pwait2: { parameters: ["i32", "buffer", "i32", "buffer", "pointer"], result: "i32" },
 } as const;
 
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -39,13 +39,13 @@ export interface DgramHandler {
 
 export interface DgramReactorOptions {
   /**
-   * Microseconds to keep checking for readiness without a thread hop before
-   * waiting on the worker thread, while at most `spinMaxSockets` sockets are
-   * registered. A lock-step peer on a fast link may answer within
-   * microseconds; 0 (the default) disables.
+   * Longest wait, in microseconds, on the event loop's own thread before
+   * waiting on the worker thread (default 100, at most 1000; 0 disables). A
+   * lock-step peer on a fast link answers within tens of microseconds: a
+   * direct wake-up of this thread then replaces two thread switches (worker,
+   * then event loop), which under CPU contention each wait for a time slice.
    */
-  readonly spinMicros?: number;
-  readonly spinMaxSockets?: number;
+  readonly syncWaitMicros?: number;
 }
 
 /** A socket in the loop. */
@@ -103,9 +103,12 @@ export class DgramReactor {
   readonly #ctlView = new DataView(this.#ctl.buffer);
   readonly #events = new Uint8Array(MAX_EVENTS * STRIDE);
   readonly #eventsView = new DataView(this.#events.buffer);
-  readonly #spinMicros: number;
-  readonly #spinMaxSockets: number;
+  readonly #syncWaitMicros: number;
+  readonly #timespec = new Uint8Array(16);
+  readonly #timespecView = new DataView(this.#timespec.buffer);
   #nextId = 1;
+  #channel: MessageChannel | null = null;
+  #resume: () => void = () => {};
   #waiting = false;
   /** When the running wait returns at the latest (performance.now() ms). */
   #armedUntil = 0;
@@ -113,14 +116,13 @@ export class DgramReactor {
   #closed = false;
   /** Wake-ups of the worker-thread wait (for measurements). */
   waits = 0;
-  /** Readiness found by spinning, without a thread hop (for measurements). */
-  spins = 0;
+  /** Rounds served by a wait on this thread, without a thread hop (for measurements). */
+  syncRounds = 0;
   /** Settles when the loop has stopped. */
   readonly finished: Promise<void>;
 
   constructor(opts: DgramReactorOptions = {}) {
-    this.#spinMicros = opts.spinMicros ?? 0;
-    this.#spinMaxSockets = opts.spinMaxSockets ?? 2;
+    this.#syncWaitMicros = Math.max(0, Math.min(1000, opts.syncWaitMicros ?? 100));
     const l = dgramLibc();
     this.#epfd = l.epoll_create1(D.EPOLL_CLOEXEC);
     if (this.#epfd < 0) throw new LibcError("epoll_create1", dgramErrno());
@@ -225,15 +227,24 @@ export class DgramReactor {
     }
   }
 
-  /** Checks readiness without waiting, for up to spinMicros. */
-  #spin(): number {
-    const l = dgramLibc();
-    const until = performance.now() + this.#spinMicros / 1000;
-    do {
-      const rc = l.epoll_wait_now(this.#epfd, this.#events, MAX_EVENTS, 0);
-      if (rc !== 0) return rc;
-    } while (performance.now() < until);
-    return 0;
+  /** One turn of the event loop (I/O callbacks, timers), without leaving this thread. */
+  #yieldToLoop(): Promise<void> {
+    if (!this.#channel) {
+      this.#channel = new MessageChannel();
+      this.#channel.port1.onmessage = () => this.#resume();
+    }
+    const ch = this.#channel;
+    return new Promise((resolve) => {
+      this.#resume = resolve;
+      ch.port2.postMessage(null);
+    });
+  }
+
+  /** Waits up to `micros` on this thread (0: just checks). */
+  #waitHere(micros: number): number {
+    this.#timespecView.setBigInt64(0, 0n, true);
+    this.#timespecView.setBigInt64(8, BigInt(Math.floor(micros * 1000)), true);
+    return dgramLibc().epoll_pwait2(this.#epfd, this.#events, MAX_EVENTS, this.#timespec, null);
   }
 
   async #run(): Promise<void> {
@@ -242,18 +253,23 @@ export class DgramReactor {
     await Promise.resolve();
     let yielded = performance.now();
     while (!this.#closed) {
+      // Answers that arrive while (or shortly after) a batch is handled are
+      // taken on this thread, but the event loop gets a turn at least every
+      // SYNC_BUDGET_MS: through a message to ourselves, which keeps this
+      // thread running (a wait on the worker would be two thread switches,
+      // each waiting for a time slice on a busy machine).
+      if (performance.now() - yielded >= SYNC_BUDGET_MS) {
+        await this.#yieldToLoop();
+        yielded = performance.now();
+        if (this.#closed) break;
+      }
       const earliest = this.#earliest();
-      let rc = 0;
-      // Answers that arrived while the last batch was handled are taken without
-      // a thread hop, but the event loop gets a turn at least every SYNC_BUDGET_MS.
       const now = performance.now();
-      if (now - yielded < SYNC_BUDGET_MS) {
-        rc = l.epoll_wait_now(this.#epfd, this.#events, MAX_EVENTS, 0);
-        if (
-          rc === 0 && this.#spinMicros > 0 && this.#regs.size > 0 &&
-          this.#regs.size <= this.#spinMaxSockets && earliest > now
-        ) rc = this.#spin();
-        if (rc > 0) this.spins++;
+      let rc = 0;
+      if (this.#regs.size > 0) {
+        const micros = Math.max(0, Math.min(this.#syncWaitMicros, (earliest - now) * 1000));
+        rc = this.#waitHere(micros);
+        if (rc > 0) this.syncRounds++;
       }
       const left = earliest - performance.now();
       if (rc <= 0 && left > 0) {
@@ -272,6 +288,8 @@ export class DgramReactor {
       if (this.#closed) break;
       this.#dispatch(Math.max(rc, 0)); // rc < 0: EINTR, only deadlines
     }
+    this.#channel?.port1.close();
+    this.#channel?.port2.close();
     for (const r of [...this.#regs.values()]) r.close();
     l.close(this.#efd);
     l.close(this.#epfd);
