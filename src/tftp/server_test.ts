@@ -131,3 +131,59 @@ Deno.test("every corpus path over the wire gets an error or silence, never data"
     await server.close();
   }
 });
+
+Deno.test("40 concurrent transfers of a streamed file (lock-step and windowed) all arrive intact", async () => {
+  const big = random(700_000);
+  // memoryCacheMaxBytes 0: every transfer streams through its own read-ahead.
+  await withServer({ big }, { memoryCacheMaxBytes: 0, perClient: 100 }, async (port, seen) => {
+    const variants: Record<string, string>[] = [
+      {},
+      { blksize: "1468" },
+      { blksize: "1468", windowsize: "16" },
+      { blksize: "600", windowsize: "3" },
+    ];
+    const runs = Array.from(
+      { length: 40 },
+      (_, i) => tftpGet(port, "big", { options: variants[i % 4] }),
+    );
+    const results = await Promise.all(runs);
+    for (const r of results) {
+      assert.equal(r.ok, true, r.error?.message);
+      assert.deepEqual(r.data, big);
+    }
+    for (let i = 0; i < 100 && seen.length < 40; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(seen.filter((s) => s.ok && s.bytes === big.length).length, 40);
+  });
+});
+
+Deno.test("close() ends running transfers, reported as 'server closed'", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-tftp-" });
+  await Deno.writeFile(`${dir}/f`, random(100_000));
+  const seen: TransferStats[] = [];
+  const server = await startTftpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    root: dir,
+    onTransfer: (s) => seen.push(s),
+  });
+  // A client that takes DATA 1 and never ACKs keeps its transfer open.
+  const idle = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    await idle.send(encodeRequest(Opcode.RRQ, "f", "octet"), {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    const [first] = await idle.receive();
+    assert.equal(first[1], Opcode.DATA);
+    assert.equal(server.stats().active, 1);
+    await server.close();
+    assert.equal(server.stats().active, 0);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.ok, false);
+    assert.equal(seen[0]!.error, "server closed");
+  } finally {
+    idle.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
