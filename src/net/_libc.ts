@@ -94,6 +94,7 @@ export const C = {
   ETH_P_ARP: 0x0806,
   IPPROTO_TCP: 6,
   TCP_NODELAY: 1,
+  TCP_CORK: 3,
   MSG_DONTWAIT: 0x40,
   MSG_NOSIGNAL: 0x4000,
   MSG_MORE: 0x8000,

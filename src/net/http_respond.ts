@@ -97,9 +97,12 @@ export async function respond(
       const fileFd = openMarked(mark);
       if (fileFd >= 0) {
         body.cancel().catch(() => {});
+        // corked (like nginx's tcp_nopush): the head and the file leave in full segments
+        setCork(wire.fd, true);
         try {
-          await wire.write(head(Framing.Length, mark.length), C.MSG_MORE);
+          await wire.write(head(Framing.Length, mark.length));
           const complete = await sendFileRange(wire, fileFd, mark.start, mark.length, ctx);
+          setCork(wire.fd, false);
           // a short body cannot be repaired: closing tells the client it is incomplete
           return complete && ex.keepAlive;
         } finally {
@@ -216,6 +219,11 @@ async function sendFileBlocking(
     setNonBlocking(wire.fd, true);
     ctx.offload.free++;
   }
+}
+
+function setCork(fd: number, on: boolean): void {
+  const v = new Int32Array([on ? 1 : 0]);
+  libc().setsockopt(fd, C.IPPROTO_TCP, C.TCP_CORK, new Uint8Array(v.buffer), 4);
 }
 
 function setNonBlocking(fd: number, on: boolean): void {

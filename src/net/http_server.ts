@@ -57,7 +57,9 @@ export interface HttpListenOptions {
   readonly limits?: Partial<HeadLimits>;
   /**
    * Large file bodies at most sent at once from worker threads (blocking
-   * sendfile); others wait for POLLOUT on the event loop. Default 32; 0 never.
+   * sendfile); others wait for POLLOUT on the event loop. Default 0: in
+   * bench/http.ts the event-loop path matched nginx (0.94-1.02x) while worker
+   * threads measured 0.76-0.90x, except on a saturated machine.
    */
   readonly offloadThreads?: number;
 }
@@ -201,7 +203,7 @@ class HttpServer implements HttpListener {
     this.#respondCtx = {
       stats: this.stats,
       sendTimeoutMs: this.#sendMs,
-      offload: { free: opts.offloadThreads ?? 32 },
+      offload: { free: opts.offloadThreads ?? 0 },
     };
     const { fd, port } = openListener(opts.hostname, opts.port);
     this.#lfd = fd;
