@@ -20,9 +20,9 @@ export const HttpEngine = {
 export type HttpEngine = typeof HttpEngine[keyof typeof HttpEngine];
 
 /**
- * The engine used when none is asked for. bench/http.ts (same run, vs nginx):
- * sendfile 0.96x nginx on a 64 MiB file and 1.05x on 4 KiB req/s; deno 0.84x
- * and 0.93x.
+ * The engine used when none is asked for. bench/http.ts (same run, vs nginx
+ * with sendfile, two runs): sendfile 0.91-0.92x nginx on a 64 MiB file and
+ * 0.98-1.02x on 4 KiB req/s; deno 0.52-0.73x and 0.97-1.00x.
  */
 export const DEFAULT_ENGINE: HttpEngine = HttpEngine.Sendfile;
 
