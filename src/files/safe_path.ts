@@ -60,17 +60,18 @@ export interface ConfinedFile {
  * Resolves `requested` under `root`. The real path (after following every
  * symlink) must stay under the real root, and must be a regular file.
  * `root` should already be a real path (see `realRoot`).
+ *
+ * The realpath and stat calls are synchronous on purpose: they are metadata
+ * lookups served from the kernel's caches in microseconds, while their async
+ * forms cost a thread hop each (~50 µs) on every request of a boot storm.
  */
-export async function resolveConfined(
-  root: string,
-  requested: string,
-): Promise<ConfinedFile | Refusal> {
+export function resolveConfinedSync(root: string, requested: string): ConfinedFile | Refusal {
   const checked = checkRequestPath(requested);
   if (!checked.ok) return checked;
   const joined = `${root.replace(/\/+$/, "")}/${checked.rel}`;
   let real: string;
   try {
-    real = await Deno.realPath(joined);
+    real = Deno.realPathSync(joined);
   } catch {
     return refuse("not-found", checked.rel);
   }
@@ -78,12 +79,17 @@ export async function resolveConfined(
   if (!real.startsWith(rootPrefix)) return refuse("outside", "resolves outside the root");
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(real);
+    info = Deno.statSync(real);
   } catch {
     return refuse("not-found", checked.rel);
   }
   if (!info.isFile) return refuse("not-file", "not a regular file");
   return { ok: true, path: real, rel: checked.rel, size: info.size, mtime: info.mtime };
+}
+
+/** `resolveConfinedSync` for callers that want a promise. */
+export function resolveConfined(root: string, requested: string): Promise<ConfinedFile | Refusal> {
+  return Promise.resolve(resolveConfinedSync(root, requested));
 }
 
 /** The real path of a root directory, for use with `resolveConfined`. */
