@@ -107,6 +107,13 @@ export class DgramReactor {
   readonly #timespec = new Uint8Array(16);
   readonly #timespecView = new DataView(this.#timespec.buffer);
   #nextId = 1;
+  #now = performance.now();
+  #dispatching = false;
+  #timespecMicros = -1;
+  /** No deadline is earlier than this (see #sweep). */
+  #nextDeadline = Infinity;
+  #sweeping = false;
+  #sweepLow = Infinity;
   #channel: MessageChannel | null = null;
   #resume: () => void = () => {};
   #waiting = false;
@@ -148,6 +155,14 @@ export class DgramReactor {
     return reg;
   }
 
+  /**
+   * The clock (performance.now()) at the start of the current round, for
+   * handlers setting deadlines: at most syncWaitMicros old, and free.
+   */
+  now(): number {
+    return this.#dispatching ? this.#now : performance.now();
+  }
+
   /** Number of open registrations. */
   get size(): number {
     return this.#regs.size;
@@ -155,6 +170,9 @@ export class DgramReactor {
 
   /** @internal A deadline moved: wake the wait only when it would sleep past it. */
   deadlineMoved(at: number): void {
+    if (this.#sweeping && at < this.#sweepLow) this.#sweepLow = at;
+    if (at >= this.#nextDeadline) return;
+    this.#nextDeadline = at;
     if (this.#waiting && at < this.#armedUntil) this.#wake();
   }
 
@@ -187,16 +205,50 @@ export class DgramReactor {
     dgramLibc().write(this.#efd, this.#wakeBuf, 8n);
   }
 
-  #earliest(): number {
-    let at = Infinity;
+  /**
+   * Fires the passed deadlines and recomputes the earliest one. `#nextDeadline`
+   * is a lower bound kept up to date only when a deadline moves earlier; a
+   * deadline pushed later by an ACK (the usual case) leaves it stale, so the
+   * sweep runs about once per timeout period rather than once per wake-up.
+   */
+  #sweep(now: number): void {
+    // A handler may move another registration's deadline, one already visited.
+    this.#sweeping = true;
+    this.#sweepLow = Infinity;
+    let next = Infinity;
     for (const r of this.#regs.values()) {
-      if (!r.paused && r.deadline < at) at = r.deadline;
+      if (r.paused) continue;
+      if (r.deadline <= now) {
+        r.deadline = Infinity;
+        try {
+          r.handler.timeout();
+        } catch (e) {
+          log.error("datagram timer failed", { error: String(e) });
+          r.close();
+          continue;
+        }
+      }
+      if (r.deadline < next) next = r.deadline;
     }
-    return at;
+    this.#sweeping = false;
+    this.#nextDeadline = Math.min(next, this.#sweepLow);
   }
 
   /** Runs the handlers of ready sockets, then those of passed deadlines. */
-  #dispatch(count: number): void {
+  #dispatch(count: number, before: number): void {
+    this.#dispatching = true;
+    try {
+      this.#dispatchEvents(count);
+    } finally {
+      this.#dispatching = false;
+    }
+    // `before` is at most a sync wait old: a deadline further than that is not due.
+    if (this.#nextDeadline - before > 1) return;
+    const now = performance.now();
+    if (now >= this.#nextDeadline) this.#sweep(now);
+  }
+
+  #dispatchEvents(count: number): void {
     const v = this.#eventsView;
     for (let i = 0; i < count; i++) {
       const id = v.getUint32(i * STRIDE + DATA_OFFSET, true);
@@ -211,17 +263,6 @@ export class DgramReactor {
         r.handler.readable();
       } catch (e) {
         log.error("datagram handler failed", { error: String(e) });
-        r.close();
-      }
-    }
-    const now = performance.now();
-    for (const r of this.#regs.values()) {
-      if (r.paused || r.deadline > now) continue;
-      r.deadline = Infinity;
-      try {
-        r.handler.timeout();
-      } catch (e) {
-        log.error("datagram timer failed", { error: String(e) });
         r.close();
       }
     }
@@ -242,8 +283,11 @@ export class DgramReactor {
 
   /** Waits up to `micros` on this thread (0: just checks). */
   #waitHere(micros: number): number {
-    this.#timespecView.setBigInt64(0, 0n, true);
-    this.#timespecView.setBigInt64(8, BigInt(Math.floor(micros * 1000)), true);
+    if (micros !== this.#timespecMicros) {
+      this.#timespecMicros = micros;
+      this.#timespecView.setBigInt64(0, 0n, true);
+      this.#timespecView.setBigInt64(8, BigInt(Math.floor(micros * 1000)), true);
+    }
     return dgramLibc().epoll_pwait2(this.#epfd, this.#events, MAX_EVENTS, this.#timespec, null);
   }
 
@@ -253,40 +297,47 @@ export class DgramReactor {
     await Promise.resolve();
     let yielded = performance.now();
     while (!this.#closed) {
+      // One clock read per round: handlers take `now()` from here (at most
+      // syncWaitMicros old), and the sweep reads the clock only when a
+      // deadline is near.
+      let now = performance.now();
+      this.#now = now;
       // Answers that arrive while (or shortly after) a batch is handled are
       // taken on this thread, but the event loop gets a turn at least every
       // SYNC_BUDGET_MS: through a message to ourselves, which keeps this
       // thread running (a wait on the worker would be two thread switches,
       // each waiting for a time slice on a busy machine).
-      if (performance.now() - yielded >= SYNC_BUDGET_MS) {
+      if (now - yielded >= SYNC_BUDGET_MS) {
         await this.#yieldToLoop();
-        yielded = performance.now();
         if (this.#closed) break;
+        now = yielded = this.#now = performance.now();
       }
-      const earliest = this.#earliest();
-      const now = performance.now();
+      const earliest = this.#nextDeadline;
       let rc = 0;
-      if (this.#regs.size > 0) {
-        const micros = Math.max(0, Math.min(this.#syncWaitMicros, (earliest - now) * 1000));
-        rc = this.#waitHere(micros);
+      if (this.#regs.size > 0 && earliest > now) {
+        const left = (earliest - now) * 1000;
+        rc = this.#waitHere(left >= this.#syncWaitMicros ? this.#syncWaitMicros : Math.floor(left));
         if (rc > 0) this.syncRounds++;
       }
-      const left = earliest - performance.now();
-      if (rc <= 0 && left > 0) {
-        const wait = Math.min(WAIT_SLICE_MS, Math.ceil(left));
-        this.#armedUntil = performance.now() + wait;
-        this.#waiting = true;
-        try {
-          rc = await l.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, wait);
-        } finally {
-          this.#waiting = false;
-          this.#woken = false;
-          this.waits++;
+      if (rc <= 0) {
+        now = performance.now();
+        if (earliest > now) {
+          const wait = Math.min(WAIT_SLICE_MS, Math.ceil(earliest - now));
+          this.#armedUntil = now + wait;
+          this.#waiting = true;
+          try {
+            rc = await l.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, wait);
+          } finally {
+            this.#waiting = false;
+            this.#woken = false;
+            this.waits++;
+          }
+          now = yielded = performance.now();
         }
-        yielded = performance.now();
+        this.#now = now;
       }
       if (this.#closed) break;
-      this.#dispatch(Math.max(rc, 0)); // rc < 0: EINTR, only deadlines
+      this.#dispatch(Math.max(rc, 0), now); // rc < 0: EINTR, only deadlines
     }
     this.#channel?.port1.close();
     this.#channel?.port2.close();

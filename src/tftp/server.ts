@@ -237,7 +237,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         clientPort: remote.port,
         file,
         oack: neg.oack,
-        now: () => performance.now(),
+        now: () => reactor.now(),
         session: {
           size: file.size,
           blksize: neg.blksize,
