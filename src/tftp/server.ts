@@ -230,9 +230,20 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         maxWindowsize: opts.maxWindowsize ?? 64,
       });
       const base = opts.honorClientTimeout === false ? timeoutMs : (neg.timeoutMs ?? timeoutMs);
+      if (closed) return;
+      let socket: DgramSocket;
+      try {
+        socket = DgramSocket.open({ address: bindIp, port: 0 });
+      } catch (e) {
+        // Out of descriptors or ports: the client may retry later.
+        log.warn("transfer socket not opened", { client: remote.hostname, error: String(e) });
+        await refuse(remote, ErrorCode.NOT_DEFINED, "server busy");
+        refusedStats(remote, req.file, req.mode, "no socket");
+        return;
+      }
       const running = startTransfer({
         reactor,
-        socket: DgramSocket.open({ address: bindIp, port: 0 }),
+        socket,
         clientIp: parseIpv4(remote.hostname),
         clientPort: remote.port,
         file,
