@@ -10,7 +10,7 @@
  *  1. up to `spinMicros` (50) of zero-timeout checks: the answer to the DATA
  *     just sent usually comes within ~20 us, and a thread that went to sleep
  *     (a vCPU that halted) costs more to wake than the spin (8.6 -> 21 MB/s);
- *  2. up to `syncWaitMicros` (100) asleep in epoll_pwait2 on this thread: the
+ *  2. up to `syncWaitMicros` (50) asleep in epoll_pwait2 on this thread: the
  *     datagram wakes it directly;
  *  3. epoll_wait on a worker thread (nonblocking FFI), so the event loop runs:
  *     two thread switches per wake-up, each waiting for a time slice on a busy
@@ -36,7 +36,7 @@ const log = getLogger(["mesh", "net"]);
 const WAIT_SLICE_MS = 1000;
 const MAX_EVENTS = 256;
 /** Longest stretch of synchronous rounds before the event loop gets a turn. */
-const SYNC_BUDGET_MS = 2;
+const SYNC_BUDGET_MS = 1;
 /** struct epoll_event is packed (12 bytes) on x86-64 only. */
 const STRIDE = Deno.build.arch === "x86_64" ? 12 : 16;
 const DATA_OFFSET = Deno.build.arch === "x86_64" ? 4 : 8;
@@ -57,7 +57,7 @@ export interface DgramReactorOptions {
   readonly spinMicros?: number;
   /**
    * Longest wait, in microseconds, on the event loop's own thread before
-   * waiting on the worker thread (default 100, at most 1000; 0 disables). A
+   * waiting on the worker thread (default 50, at most 1000; 0 disables). A
    * lock-step peer on a fast link answers within tens of microseconds: a
    * direct wake-up of this thread then replaces two thread switches (worker,
    * then event loop), which under CPU contention each wait for a time slice.
@@ -147,7 +147,7 @@ export class DgramReactor {
   readonly finished: Promise<void>;
 
   constructor(opts: DgramReactorOptions = {}) {
-    this.#syncWaitMicros = Math.max(0, Math.min(1000, opts.syncWaitMicros ?? 100));
+    this.#syncWaitMicros = Math.max(0, Math.min(1000, opts.syncWaitMicros ?? 50));
     this.#spinMicros = Math.max(0, Math.min(100, opts.spinMicros ?? 50));
     const l = dgramLibc();
     this.#epfd = l.epoll_create1(D.EPOLL_CLOEXEC);
