@@ -9,6 +9,13 @@
  *   deno run -A bench/tftp.ts --runs 3 --servers ours,tftpd-hpa
  * repeats the whole set, alternating the order of the servers (the machine
  * may be shared), and prints the median of each cell.
+ *
+ * Reading the lock-step rows: each block is a round trip between two
+ * processes, so the figure depends on how fast a sleeping thread wakes up.
+ * On an idle VM a halted vCPU is slow to wake (tftpd-hpa ~8 MB/s at 512);
+ * when neighbours keep the vCPUs busy it is fast (tftpd-hpa ~20-25 MB/s).
+ * Our server polls for up to 50 us before sleeping (src/net/dgram_reactor.ts),
+ * so it does not depend on that as much (~20 MB/s either way).
  */
 import { createLab, type Lab, labSkipReason } from "../tests/lib/netns.ts";
 import { startOurServer, writeTestFile } from "../tests/tftp/lab_util.ts";
