@@ -129,3 +129,11 @@ export async function readLeases(
     d.close();
   }
 }
+
+/**
+ * busybox udhcpc in the foreground for one lease (-q), giving up after
+ * `tries` DISCOVERs a second apart (-n), reporting through `script`.
+ */
+export function udhcpcArgs(script: string, tries: number): string[] {
+  return ["udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", String(tries), "-T", "1", "-s", script];
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createLab, labSkipReason } from "../lib/netns.ts";
-import { startFixture, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
+import { startFixture, udhcpcArgs, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
 
 const BLASTER = new URL("./fuzz_blaster.ts", import.meta.url).pathname;
 const COUNT = 1_000_000;
@@ -29,20 +29,7 @@ Deno.test({
         statsEveryMs: 500,
       });
       const script = await writeUdhcpcScript(dir);
-      const udhcpc = [
-        "udhcpc",
-        "-i",
-        "eth0",
-        "-f",
-        "-q",
-        "-n",
-        "-t",
-        "20",
-        "-T",
-        "1",
-        "-s",
-        script,
-      ];
+      const udhcpc = udhcpcArgs(script, 20);
       const blaster = lab.spawn("evil", [
         Deno.execPath(),
         "run",

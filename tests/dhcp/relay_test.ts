@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createLab, labSkipReason, run } from "../lib/netns.ts";
-import { startFixture, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
+import { startFixture, udhcpcArgs, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
 
 Deno.test({
   name: "a client behind a dnsmasq relay gets an address from the relay subnet's pool",
@@ -59,20 +59,7 @@ Deno.test({
       ]);
       await new Promise((r) => setTimeout(r, 500));
       const script = await writeUdhcpcScript(dir);
-      const res = await edge.exec("cli", [
-        "udhcpc",
-        "-i",
-        "eth0",
-        "-f",
-        "-q",
-        "-n",
-        "-t",
-        "6",
-        "-T",
-        "1",
-        "-s",
-        script,
-      ], {
+      const res = await edge.exec("cli", udhcpcArgs(script, 6), {
         timeoutMs: 30_000,
       });
       const bound = udhcpcEvents(res.stdout).find((e) => e.event === "bound");

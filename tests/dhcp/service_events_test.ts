@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createLab, labSkipReason } from "../lib/netns.ts";
-import { startFixture, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
+import { startFixture, udhcpcArgs, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
 
 Deno.test({
   name: "service events: PXE firmware is discovered, each ACK reports the boot file or script",
@@ -28,21 +28,7 @@ Deno.test({
       const script = await writeUdhcpcScript(dir);
       const mac = (await lab.exec("cli", ["cat", "/sys/class/net/eth0/address"])).stdout.trim();
       const udhcpc = (extra: string[]) =>
-        lab.exec("cli", [
-          "udhcpc",
-          "-i",
-          "eth0",
-          "-f",
-          "-q",
-          "-n",
-          "-t",
-          "5",
-          "-T",
-          "1",
-          "-s",
-          script,
-          ...extra,
-        ], { timeoutMs: 30_000 });
+        lab.exec("cli", [...udhcpcArgs(script, 5), ...extra], { timeoutMs: 30_000 });
 
       // The firmware's DHCP: PXEClient, x86 BIOS.
       const pxe = await udhcpc(["-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000"]);

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { createLab, labSkipReason } from "../lib/netns.ts";
-import { readLeases, startFixture, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
+import {
+  readLeases,
+  startFixture,
+  udhcpcArgs,
+  udhcpcEvents,
+  writeUdhcpcScript,
+} from "./_fixture_client.ts";
 import { formatIpv4 } from "../../src/net/mod.ts";
 
 const POOL = {
@@ -31,20 +37,7 @@ Deno.test({
       const mac = (await lab.exec("cli", ["cat", "/sys/class/net/eth0/address"])).stdout.trim();
 
       // 1. Plain DORA.
-      const first = await lab.exec("cli", [
-        "udhcpc",
-        "-i",
-        "eth0",
-        "-f",
-        "-q",
-        "-n",
-        "-t",
-        "5",
-        "-T",
-        "1",
-        "-s",
-        script,
-      ], { timeoutMs: 30_000 });
+      const first = await lab.exec("cli", udhcpcArgs(script, 5), { timeoutMs: 30_000 });
       const bound = udhcpcEvents(first.stdout).find((e) => e.event === "bound");
       assert.ok(bound, `no lease: ${first.stdout}\n${first.stderr}`);
       const n = Number(bound.ip.split(".")[3]);
@@ -104,20 +97,7 @@ Deno.test({
       });
 
       // 3. Re-request after release: the same address comes back, bound again.
-      const again = await lab.exec("cli", [
-        "udhcpc",
-        "-i",
-        "eth0",
-        "-f",
-        "-q",
-        "-n",
-        "-t",
-        "5",
-        "-T",
-        "1",
-        "-s",
-        script,
-      ], { timeoutMs: 30_000 });
+      const again = await lab.exec("cli", udhcpcArgs(script, 5), { timeoutMs: 30_000 });
       assert.equal(udhcpcEvents(again.stdout).find((e) => e.event === "bound")?.ip, bound.ip);
       await srv.waitStats((s) => s.commits >= 4);
       const rows = await readLeases(db);
