@@ -47,7 +47,7 @@ export type LeaseRow = LeaseChange;
 /** Who is asking, as the pool sees it. */
 export interface LeaseClient {
   readonly mac: string;
-  /** Option 61 hex; when present it, not the MAC, identifies the client (RFC 2131 §4.2). */
+  /** Option 61 hex, stored with the lease (the MAC identifies the client: see clientKey). */
   readonly clientId: string | null;
   /** Node ids the client may have (from its SMBIOS UUID, from its MAC), best first. */
   readonly nodeIds: readonly string[];

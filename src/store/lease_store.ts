@@ -17,32 +17,9 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 
-export const LeaseState = {
-  bound: "bound",
-  released: "released",
-  expired: "expired",
-  declined: "declined",
-} as const;
-export type LeaseState = typeof LeaseState[keyof typeof LeaseState];
-
-/** One row of the leases table. */
-export interface LeaseRow {
-  /** IPv4 as unsigned 32-bit number. */
-  readonly ip: number;
-  /** Canonical lower-case colon MAC. */
-  readonly mac: string;
-  /** Option 61 as lower-case hex. */
-  readonly clientId: string | null;
-  readonly nodeId: string | null;
-  readonly hostname: string | null;
-  readonly state: LeaseState;
-  /** Unix ms. */
-  readonly startsAt: number;
-  /** Unix ms; for declined rows the end of the quarantine. */
-  readonly expiresAt: number;
-  readonly segment: string;
-  readonly updatedAt: number;
-}
+// The row shape is the DHCP core's own: a LeaseChange is committed as is.
+import type { LeaseRow, LeaseState } from "../dhcp/lease_types.ts";
+export { type LeaseRow, LeaseState } from "../dhcp/lease_types.ts";
 
 interface SqlRow {
   ip: number;
