@@ -37,6 +37,10 @@ const WAIT_SLICE_MS = 1000;
 const MAX_EVENTS = 256;
 /** Longest stretch of synchronous rounds before the event loop gets a turn. */
 const SYNC_BUDGET_MS = 1;
+/** A gap this long between two checks of a spin means the thread was preempted. */
+const PREEMPTED_MS = 0.2;
+/** How long spinning stays off after a preemption. */
+const SPIN_BACKOFF_MS = 1000;
 /** struct epoll_event is packed (12 bytes) on x86-64 only. */
 const STRIDE = Deno.build.arch === "x86_64" ? 12 : 16;
 const DATA_OFFSET = Deno.build.arch === "x86_64" ? 4 : 8;
@@ -128,6 +132,7 @@ export class DgramReactor {
   #now = performance.now();
   #dispatching = false;
   #timespecMicros = -1;
+  #spinOffUntil = 0;
   /** No deadline is earlier than this (see #sweep). */
   #nextDeadline = Infinity;
   #sweeping = false;
@@ -143,6 +148,8 @@ export class DgramReactor {
   waits = 0;
   /** Rounds served by a wait on this thread, without a thread hop (for measurements). */
   syncRounds = 0;
+  /** Spins given up because the thread was preempted (for measurements). */
+  spinBackoffs = 0;
   /** Settles when the loop has stopped. */
   readonly finished: Promise<void>;
 
@@ -309,11 +316,25 @@ export class DgramReactor {
    * machine, a vCPU that halted) costs more to wake than the spin.
    */
   #spin(since: number, micros: number): number {
-    if (micros <= 0) return 0;
+    if (micros <= 0 || since < this.#spinOffUntil) return 0;
     const until = since + micros / 1000;
     let rc = 0;
-    do rc = this.#waitHere(0); while (rc === 0 && performance.now() < until);
-    return rc;
+    let prev = since;
+    for (;;) {
+      rc = this.#waitHere(0);
+      if (rc !== 0) return rc;
+      const t = performance.now();
+      if (t - prev > PREEMPTED_MS) {
+        // Another task took the CPU in the middle of the spin: the machine is
+        // busy. A spinning thread loses the scheduler's wake-up preference
+        // of threads that sleep, so sleep for a while.
+        this.#spinOffUntil = t + SPIN_BACKOFF_MS;
+        this.spinBackoffs++;
+        return 0;
+      }
+      if (t >= until) return 0;
+      prev = t;
+    }
   }
 
   /** Waits up to `micros` on this thread (0: just checks). */
