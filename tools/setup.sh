@@ -7,7 +7,7 @@ set -euo pipefail
 # Debian packages: real clients and servers the tests and benchmarks run.
 APT_PACKAGES=(
   ca-certificates curl wget cpio gzip tar xz-utils python3 iproute2 iputils-ping iputils-arping
-  tcpdump busybox udhcpc isc-dhcp-client dnsmasq-base tftp-hpa tftpd-hpa atftp
+  tcpdump iptables busybox udhcpc isc-dhcp-client dnsmasq-base tftp-hpa tftpd-hpa atftp
   kea-dhcp4-server kea-admin nginx-light wrk apache2-utils
   qemu-system-x86 ipxe ovmf
 )
