@@ -28,6 +28,8 @@ const SYMBOLS = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   /** Same as poll, for a zero timeout check without a thread hop. */
   poll_now: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
+  /** A sub-millisecond wait on the calling thread (timespec timeout; no sigmask). */
+  ppoll: { parameters: ["buffer", "u64", "buffer", "pointer"], result: "i32" },
   // TCP listener for the sendfile HTTP engine (http_server.ts)
   listen: { parameters: ["i32", "i32"], result: "i32" },
   accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
