@@ -167,6 +167,15 @@ export class DhcpTransport {
     return out;
   }
 
+  /**
+   * True when a request is queued, sleeping on this thread up to
+   * SYNC_WAIT_MICROS for one. Lets a caller under load gather more requests
+   * into one commit; idle, it costs the event loop at most that wait.
+   */
+  pending(): boolean {
+    return this.#raw.waitHere(SYNC_WAIT_MICROS);
+  }
+
   /** Sends one reply. False when the kernel refused it (counted in stats). */
   send(payload: Uint8Array, target: SendTarget): boolean {
     let ok: boolean;
