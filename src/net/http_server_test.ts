@@ -248,8 +248,13 @@ Deno.test("http server: abort stops accepting and resolves finished", async () =
   ac.abort();
   await srv.finished;
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: srv.addr.port }));
-  // the idle connection was closed by the server
-  assert.equal(await idle.read(new Uint8Array(16)), null);
+  // the idle connection was closed by the server: an EOF, or a reset when
+  // the close raced the kernel's handling of the connection, both say so
+  const got = await idle.read(new Uint8Array(16)).catch((e) => {
+    if (e instanceof Deno.errors.ConnectionReset) return null;
+    throw e;
+  });
+  assert.equal(got, null);
   idle.close();
 });
 
