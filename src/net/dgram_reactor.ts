@@ -25,6 +25,7 @@
  * registration id, not the fd, so a closed and reused fd number can never be
  * mistaken for the old socket.
  */
+import { LoopYield } from "./loop_yield.ts";
 import { getLogger } from "@logtape/logtape";
 import { D, dgramErrno, dgramLibc } from "./_libc_dgram.ts";
 import { LibcError } from "./_libc.ts";
@@ -137,8 +138,7 @@ export class DgramReactor {
   #nextDeadline = Infinity;
   #sweeping = false;
   #sweepLow = Infinity;
-  #channel: MessageChannel | null = null;
-  #resume: () => void = () => {};
+  readonly #loop = new LoopYield();
   #waiting = false;
   /** When the running wait returns at the latest (performance.now() ms). */
   #armedUntil = 0;
@@ -296,19 +296,6 @@ export class DgramReactor {
     }
   }
 
-  /** One turn of the event loop (I/O callbacks, timers), without leaving this thread. */
-  #yieldToLoop(): Promise<void> {
-    if (!this.#channel) {
-      this.#channel = new MessageChannel();
-      this.#channel.port1.onmessage = () => this.#resume();
-    }
-    const ch = this.#channel;
-    return new Promise((resolve) => {
-      this.#resume = resolve;
-      ch.port2.postMessage(null);
-    });
-  }
-
   /**
    * Checks for readiness without sleeping until `micros` have passed since
    * `since`. A lock-step answer on a fast link comes within tens of
@@ -364,7 +351,7 @@ export class DgramReactor {
       // thread running (a wait on the worker would be two thread switches,
       // each waiting for a time slice on a busy machine).
       if (now - yielded >= SYNC_BUDGET_MS) {
-        await this.#yieldToLoop();
+        await this.#loop.yield();
         if (this.#closed) break;
         now = yielded = this.#now = performance.now();
       }
@@ -400,8 +387,7 @@ export class DgramReactor {
       if (this.#closed) break;
       this.#dispatch(Math.max(rc, 0), now); // rc < 0: EINTR, only deadlines
     }
-    this.#channel?.port1.close();
-    this.#channel?.port2.close();
+    this.#loop.close();
     for (const r of [...this.#regs.values()]) r.close();
     l.close(this.#efd);
     l.close(this.#epfd);

@@ -7,6 +7,7 @@
  * through a device-bound kernel UDP socket (to a relay or a client that
  * already has an address: the kernel routes and resolves the next hop).
  */
+import { LoopYield } from "./loop_yield.ts";
 import { BROADCAST_MAC, decodeUdpFrame, encodeUdpFrame } from "./ethernet.ts";
 import { bpfUdpDstPort } from "./bpf.ts";
 import { RawSocket } from "./raw_socket.ts";
@@ -74,8 +75,7 @@ export class DhcpTransport {
   #ipId = 1;
   /** When the event loop last had a turn (performance.now()). */
   #yielded = 0;
-  #channel: MessageChannel | undefined;
-  #resume: () => void = () => {};
+  readonly #loop = new LoopYield();
   readonly stats: TransportStats = { framesIn: 0, badFrames: 0, sent: 0, sendFailures: 0 };
   readonly ifname: string;
 
@@ -126,7 +126,7 @@ export class DhcpTransport {
     if (performance.now() - this.#yielded >= SYNC_BUDGET_MS) {
       // A loop that always finds requests waiting never awaits anything real:
       // give the event loop a turn (a message to ourselves keeps this thread awake).
-      await this.#yieldToLoop();
+      await this.#loop.yield();
       this.#yielded = performance.now();
     }
     let frame = this.#raw.tryRecv();
@@ -202,25 +202,10 @@ export class DhcpTransport {
     return ok;
   }
 
-  #yieldToLoop(): Promise<void> {
-    if (!this.#channel) {
-      this.#channel = new MessageChannel();
-      this.#channel.port1.onmessage = () => this.#resume();
-    }
-    const ch = this.#channel;
-    return new Promise((resolve) => {
-      this.#resume = resolve;
-      ch.port2.postMessage(null);
-    });
-  }
-
   close(): void {
     this.#raw.close();
     this.#udp.close();
-    this.#channel?.port1.close();
-    this.#channel?.port2.close();
-    this.#channel = undefined;
-    this.#resume();
+    this.#loop.close();
   }
 
   [Symbol.dispose](): void {
