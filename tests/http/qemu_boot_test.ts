@@ -7,6 +7,7 @@
  * catalog, gets the default overlay. Proxy-mode access policy ("script").
  */
 import assert from "node:assert/strict";
+import { dnsmasqConf } from "../lib/stand_in.ts";
 import { nodeIdFor } from "../../src/boot/mod.ts";
 import { createLab, labSkipReason } from "../lib/netns.ts";
 import {
@@ -93,22 +94,11 @@ Deno.test({
       });
       await Deno.writeTextFile(
         `${dir}/dnsmasq.conf`,
-        [
-          "port=0",
-          "user=root",
-          "interface=eth0",
-          "bind-interfaces",
-          "dhcp-authoritative",
-          "no-ping",
-          "dhcp-range=10.81.0.100,10.81.0.200,255.255.255.0,1h",
-          `dhcp-leasefile=${dir}/dnsmasq.leases`,
-          `pid-file=${dir}/dnsmasq.pid`,
-          "dhcp-userclass=set:ipxe,iPXE",
-          "dhcp-match=set:ipxe,175",
-          "dhcp-option=tag:ipxe,encap:175,176,1b",
-          `dhcp-boot=tag:ipxe,http://${SRV}/boot.ipxe?mac=\${net0/mac}&uuid=\${uuid}`,
-          "",
-        ].join("\n"),
+        dnsmasqConf({
+          dir,
+          range: ["10.81.0.100", "10.81.0.200"],
+          ipxeBoot: `http://${SRV}/boot.ipxe?mac=\${net0/mac}&uuid=\${uuid}`,
+        }),
       );
       lab.spawn("srv", ["dnsmasq", "--keep-in-foreground", `--conf-file=${dir}/dnsmasq.conf`]);
       await addTap(lab, KNOWN.tap);

@@ -7,6 +7,7 @@
  * the test ends once the initrd has been sent. QEMU is killed by PID.
  */
 import assert from "node:assert/strict";
+import { dnsmasqConf } from "../lib/stand_in.ts";
 import { nodeIdFor } from "../../src/boot/mod.ts";
 import { createLab, hasCommand, labSkipReason } from "../lib/netns.ts";
 import { startLabServer } from "./_lab_server.ts";
@@ -73,30 +74,16 @@ Deno.test({
       });
       await Deno.writeTextFile(
         `${dir}/dnsmasq.conf`,
-        [
-          "port=0",
-          "user=root",
-          "interface=eth0",
-          "bind-interfaces",
-          "dhcp-authoritative",
-          "no-ping",
-          "dhcp-range=10.78.0.50,10.78.0.99,255.255.255.0,1h",
-          `dhcp-leasefile=${dir}/dnsmasq.leases`,
-          `pid-file=${dir}/dnsmasq.pid`,
-          "log-dhcp",
-          "enable-ra",
-          "dhcp-range=::,constructor:eth0,ra-only",
-          "dhcp-userclass=set:ipxe,iPXE",
-          "dhcp-match=set:ipxe,175",
-          "dhcp-option=tag:ipxe,encap:175,176,1b",
-          "dhcp-boot=tag:ipxe,http://10.78.0.1/boot.ipxe?mac=${net0/mac}&uuid=${uuid}",
-          "",
-        ].join("\n"),
+        dnsmasqConf({
+          dir,
+          range: ["10.78.0.50", "10.78.0.99"],
+          ipxeBoot: "http://10.78.0.1/boot.ipxe?mac=${net0/mac}&uuid=${uuid}",
+          ra: true,
+        }),
       );
       lab.spawn("srv", [
         "dnsmasq",
         "--keep-in-foreground",
-        "--log-facility=-",
         `--conf-file=${dir}/dnsmasq.conf`,
       ]);
       // the VM's NIC is a tap bridged to the lab switch through the vm namespace

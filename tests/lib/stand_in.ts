@@ -18,6 +18,54 @@ export interface StandInOptions {
   readonly root: string;
 }
 
+/** What dnsmasq does in a lab: DHCP for `range`, iPXE to `ipxeBoot`, optionally TFTP and RA. */
+export interface DnsmasqConfOptions {
+  /** Where leases, pid file and log go. */
+  readonly dir: string;
+  readonly range: readonly [string, string];
+  /** Boot URL handed to iPXE (user class iPXE or option 175). */
+  readonly ipxeBoot: string;
+  /** With a TFTP root: also serve TFTP and hand firmware undionly.kpxe / snponly.efi. */
+  readonly tftpRoot?: string;
+  /** Send IPv6 router advertisements (iPXE otherwise waits ~16 s for them). */
+  readonly ra?: boolean;
+}
+
+/** A dnsmasq.conf for the reference stack, configured like the QEMU PXE recipe. */
+export function dnsmasqConf(o: DnsmasqConfOptions): string {
+  const lines = [
+    "port=0",
+    "user=root",
+    "interface=eth0",
+    "bind-interfaces",
+    "dhcp-authoritative",
+    "no-ping", // dnsmasq would ping each new address for ~3 s first
+    `dhcp-range=${o.range[0]},${o.range[1]},255.255.255.0,1h`,
+    `dhcp-leasefile=${o.dir}/dnsmasq.leases`,
+    `pid-file=${o.dir}/dnsmasq.pid`,
+    `log-facility=${o.dir}/dnsmasq.log`,
+    "log-dhcp",
+    "dhcp-userclass=set:ipxe,iPXE",
+    "dhcp-match=set:ipxe,175",
+    // iPXE "no-pxedhcp": do not wait 2 s for proxyDHCP offers
+    "dhcp-option=tag:ipxe,encap:175,176,1b",
+    `dhcp-boot=tag:ipxe,${o.ipxeBoot}`,
+  ];
+  if (o.ra) lines.push("enable-ra", "dhcp-range=::,constructor:eth0,ra-only");
+  if (o.tftpRoot !== undefined) {
+    lines.push(
+      "enable-tftp",
+      `tftp-root=${o.tftpRoot}`,
+      "dhcp-vendorclass=set:pxe,PXEClient",
+      "dhcp-match=set:efi64,option:client-arch,7",
+      "dhcp-match=set:efi64,option:client-arch,9",
+      "dhcp-boot=tag:pxe,tag:!ipxe,tag:!efi64,undionly.kpxe",
+      "dhcp-boot=tag:pxe,tag:!ipxe,tag:efi64,snponly.efi",
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
 /**
  * Lays out `root` for the stand-in: `tftp/` with the iPXE binaries, `www/`
  * with the kit's kernel and initrd and an `ovl/` folder for overlays.
@@ -57,32 +105,12 @@ export async function writeStandInOverlay(
 export async function startStandIn(lab: Lab, opts: StandInOptions): Promise<void> {
   const { root, srv } = opts;
   const host = opts.host ?? "srv";
-  const conf = [
-    "port=0",
-    "user=root",
-    "interface=eth0",
-    "bind-interfaces",
-    "dhcp-authoritative",
-    "no-ping", // dnsmasq would ping each new address for ~3 s first
-    `dhcp-range=${opts.range[0]},${opts.range[1]},255.255.255.0,1h`,
-    `dhcp-leasefile=${root}/dnsmasq.leases`,
-    `pid-file=${root}/dnsmasq.pid`,
-    `log-facility=${root}/dnsmasq.log`,
-    "log-dhcp",
-    "enable-tftp",
-    `tftp-root=${root}/tftp`,
-    "dhcp-vendorclass=set:pxe,PXEClient",
-    "dhcp-userclass=set:ipxe,iPXE",
-    "dhcp-match=set:ipxe,175",
-    "dhcp-match=set:efi64,option:client-arch,7",
-    "dhcp-match=set:efi64,option:client-arch,9",
-    // iPXE "no-pxedhcp": do not wait 2 s for proxyDHCP offers
-    "dhcp-option=tag:ipxe,encap:175,176,1b",
-    "dhcp-boot=tag:pxe,tag:!ipxe,tag:!efi64,undionly.kpxe",
-    "dhcp-boot=tag:pxe,tag:!ipxe,tag:efi64,snponly.efi",
-    `dhcp-boot=tag:ipxe,http://${srv}/boot.ipxe`,
-    "",
-  ].join("\n");
+  const conf = dnsmasqConf({
+    dir: root,
+    range: opts.range,
+    ipxeBoot: `http://${srv}/boot.ipxe`,
+    tftpRoot: `${root}/tftp`,
+  });
   await Deno.writeTextFile(`${root}/dnsmasq.conf`, conf);
   lab.spawn(host, ["dnsmasq", "--keep-in-foreground", `--conf-file=${root}/dnsmasq.conf`]);
   lab.spawn(host, ["busybox", "httpd", "-f", "-p", `${srv}:80`, "-h", `${root}/www`]);
