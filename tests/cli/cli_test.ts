@@ -197,15 +197,27 @@ Deno.test("mesh dhcp leases lists bound leases (--all adds the rest), table and 
     };
     new LeaseStore(store.db).writeNow([
       { ...row, ip: 0x0a0b0065, state: "bound" },
-      { ...row, ip: 0x0a0b0066, mac: "52:54:00:aa:bb:02", nodeId: null, hostname: null, state: "released" },
+      {
+        ...row,
+        ip: 0x0a0b0066,
+        mac: "52:54:00:aa:bb:02",
+        nodeId: null,
+        hostname: null,
+        state: "released",
+      },
     ]);
     store.close();
     r = await mesh(["--state", state, "dhcp", "leases"]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, 2);
-    assert.match(lines[1]!, /^eth0\s+10\.11\.0\.101\s+52:54:00:aa:bb:01\s+0a1b2c3d\s+node-a\s+bound\s+2030-01-01 00:00:00$/);
-    const all = JSON.parse((await mesh(["--state", state, "--json", "dhcp", "leases", "--all"])).stdout);
+    assert.match(
+      lines[1]!,
+      /^eth0\s+10\.11\.0\.101\s+52:54:00:aa:bb:01\s+0a1b2c3d\s+node-a\s+bound\s+2030-01-01 00:00:00$/,
+    );
+    const all = JSON.parse(
+      (await mesh(["--state", state, "--json", "dhcp", "leases", "--all"])).stdout,
+    );
     assert.deepEqual(all.map((l: { ip: string; state: string }) => `${l.ip} ${l.state}`), [
       "10.11.0.101 bound",
       "10.11.0.102 released",

@@ -10,7 +10,7 @@ import { createLab, labSkipReason } from "../lib/netns.ts";
 import {
   type Daemon,
   EXAMPLE,
-  MAIN,
+  meshCommand,
   startDaemon,
   stopDaemon,
   waitForLog,
@@ -47,15 +47,7 @@ http:
 
       // 1. A broken /host0 at start: exit 2, file:line on stderr, nothing served.
       await Deno.writeTextFile(`${host0}/mesh.yaml`, yaml + "dhcp:\n  lease_time: forever\n");
-      const bad = await lab.exec("srv", [
-        Deno.execPath(),
-        "run",
-        "-A",
-        MAIN,
-        "--host0",
-        host0,
-        "serve",
-      ]);
+      const bad = await lab.exec("srv", meshCommand(host0, "serve"));
       assert.equal(bad.code, 2, bad.stderr);
       assert.match(bad.stderr, /mesh\.yaml:\d+: .*lease_time/);
       await Deno.writeTextFile(`${host0}/mesh.yaml`, yaml);

@@ -12,8 +12,8 @@ import {
   addLabMachine,
   type Daemon,
   installLabBootFiles,
-  MAIN,
   memory,
+  meshCommand,
   meshJson,
   startDaemon,
   stopDaemon,
@@ -60,15 +60,7 @@ Deno.test({
       const idle = memory(d.child.pid);
 
       // A second daemon on the same state directory refuses, naming the first.
-      const second = await lab.exec("srv", [
-        Deno.execPath(),
-        "run",
-        "-A",
-        MAIN,
-        "--host0",
-        host0,
-        "serve",
-      ]);
+      const second = await lab.exec("srv", meshCommand(host0, "serve"));
       assert.equal(second.code, 2);
       assert.match(second.stderr, new RegExp(`in use by mesh pid \\d+`));
 

@@ -11,6 +11,11 @@ import { TextLineStream } from "./lines.ts";
 export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 export const EXAMPLE = new URL("../../host0-example", import.meta.url).pathname;
 
+/** The command line of `mesh --host0 <host0> <args...>` run from this checkout. */
+export function meshCommand(host0: string, ...args: string[]): string[] {
+  return [Deno.execPath(), "run", "-A", MAIN, "--host0", host0, ...args];
+}
+
 export interface Daemon {
   readonly child: Deno.ChildProcess;
   /** Every JSON log record so far. */
@@ -21,17 +26,7 @@ export interface Daemon {
 
 /** Starts `mesh --host0 <host0> serve` in `host`'s namespace. */
 export function startDaemon(lab: Lab, host: string, host0: string): Daemon {
-  const child = lab.spawn(host, [
-    Deno.execPath(),
-    "run",
-    "-A",
-    MAIN,
-    "--host0",
-    host0,
-    "--log-format",
-    "json",
-    "serve",
-  ], {
+  const child = lab.spawn(host, meshCommand(host0, "--log-format", "json", "serve"), {
     stdout: "piped",
     stderr: "piped",
   });
