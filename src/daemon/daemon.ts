@@ -151,7 +151,14 @@ async function serve(
     registry,
     catalog,
     leases: leaseLookup,
-    config: { ...paths, publicBase: base, overlayAccess: settings.http.overlayAccess },
+    config: {
+      ...paths,
+      publicBase: base,
+      // Several segments reach us at different addresses: answer each node
+      // with the address it used, unless mesh.yaml names one host for all.
+      baseFromHost: settings.http.publicHost === undefined,
+      overlayAccess: settings.http.overlayAccess,
+    },
     roots: { mirror: settings.mirror.dir, boot: bootDir },
   });
   let http;

@@ -53,7 +53,12 @@ export interface Fixture {
 }
 
 export async function makeFixture(
-  opts: { overlayAccess?: OverlayAccess; withDefault?: boolean; bigFile?: number } = {},
+  opts: {
+    overlayAccess?: OverlayAccess;
+    withDefault?: boolean;
+    bigFile?: number;
+    baseFromHost?: boolean;
+  } = {},
 ): Promise<Fixture> {
   const dir = await Deno.makeTempDir({ prefix: "mesh-http-" });
   const mirror = `${dir}/mirror`, boot = `${dir}/boot`, isos = `${dir}/isos`, ovl = `${dir}/apkovl`;
@@ -108,6 +113,7 @@ export async function makeFixture(
     repoPath: "/alpine/v3.20/main",
     extraCmdline: "console=tty0",
     overlayAccess: opts.overlayAccess ?? "lease",
+    ...(opts.baseFromHost !== undefined ? { baseFromHost: opts.baseFromHost } : {}),
   };
   let t = 1_700_000_000_000;
   const app = createApp({

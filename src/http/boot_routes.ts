@@ -22,6 +22,18 @@ function safeMac(text: string | undefined): string | null {
   }
 }
 
+/** host[:port] as a client may send it: a DNS name or an IPv4 address, nothing else. */
+const HOST_RE = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/;
+
+/** The base URL of the boot script's links for this request. */
+function scriptBase(c: Context<HttpEnv>, state: HttpState): string {
+  const { config } = state.deps;
+  const host = c.req.header("host");
+  return config.baseFromHost && host !== undefined && HOST_RE.test(host)
+    ? `http://${host}`
+    : config.publicBase;
+}
+
 function answer(
   c: Context<HttpEnv>,
   state: HttpState,
@@ -61,7 +73,7 @@ function answer(
   const script = renderBootScript({
     nodeId,
     machine: machine.folder,
-    base: config.publicBase,
+    base: scriptBase(c, state),
     kernelPath: config.kernelPath,
     initrdPath: config.initrdPath,
     modloopPath: config.modloopPath,

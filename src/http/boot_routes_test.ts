@@ -110,3 +110,23 @@ Deno.test("boot.ipxe: 2000 distinct nodes with 5000 machines known each get a sc
   }
   assert.equal(f.registry.list().length, 2000);
 });
+
+Deno.test("boot.ipxe: with baseFromHost the links use the address the node asked (several segments)", async () => {
+  await using f = await makeFixture({ baseFromHost: true });
+  const url = `/boot.ipxe?mac=${NODE_MAC}&uuid=${NODE_UUID}`;
+  const viaB = await (await f.req(url, { headers: { host: "10.22.0.1" } })).text();
+  assert.match(viaB, /^kernel http:\/\/10\.22\.0\.1\/boot\/vmlinuz-lts /m);
+  assert.match(viaB, /apkovl=http:\/\/10\.22\.0\.1\/apkovl\//);
+  assert.doesNotMatch(viaB, /10\.11\.0\.1/);
+  const withPort = await (await f.req(url, { headers: { host: "10.22.0.1:8080" } })).text();
+  assert.match(withPort, /^initrd http:\/\/10\.22\.0\.1:8080\/boot\/initramfs-lts$/m);
+  // Anything that is not a plain host[:port] falls back to the configured base.
+  for (const host of ["evil.example/x", "a b", "10.0.0.1:port", "[::1]"]) {
+    const text = await (await f.req(url, { headers: { host } })).text();
+    assert.match(text, /^kernel http:\/\/10\.11\.0\.1\/boot\/vmlinuz-lts /m, host);
+  }
+  // Without the option the configured base always wins.
+  await using g = await makeFixture();
+  const fixed = await (await g.req(url, { headers: { host: "10.22.0.1" } })).text();
+  assert.match(fixed, /^kernel http:\/\/10\.11\.0\.1\//m);
+});

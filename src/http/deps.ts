@@ -66,6 +66,13 @@ export type OverlayAccess = "lease" | "script" | "any";
 export interface HttpConfig {
   /** Base URL nodes use, e.g. "http://10.11.0.1" or "http://10.11.0.1:8080". */
   readonly publicBase: string;
+  /**
+   * Build the script's URLs from the request's Host header (what the node
+   * itself used to reach us) instead of `publicBase`. On for a central node
+   * that serves several segments, each reaching it at another address;
+   * `publicBase` is then only the fallback for a request without Host.
+   */
+  readonly baseFromHost?: boolean;
   readonly alpineBranch: string;
   /** URL paths under publicBase. */
   readonly kernelPath: string;
