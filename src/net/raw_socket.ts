@@ -7,6 +7,7 @@
  */
 import { C, check, cstr, errno, htons, libc, LibcError } from "./_libc.ts";
 import { bpfDropAll, type BpfInstruction, encodeBpf } from "./bpf.ts";
+import { PolledFd } from "./polled_fd.ts";
 
 /** Largest frame we read (jumbo frames are not expected on PXE segments). */
 const FRAME_MAX = 9216;
@@ -38,30 +39,9 @@ function setInt(fd: number, level: number, name: number, value: number, what: st
   check(what, libc().setsockopt(fd, level, name, b, 4));
 }
 
-/** Waits until `fd` is readable or `timeoutMs` passes. Shared by the socket classes. */
-export async function pollReadable(
-  pollfd: Uint8Array<ArrayBuffer>,
-  timeoutMs: number,
-): Promise<boolean> {
-  const rc = await libc().poll(pollfd, 1n, timeoutMs);
-  return rc > 0;
-}
-
-/** Builds a `struct pollfd` for POLLIN on `fd`. */
-export function makePollfd(fd: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setInt32(0, fd, true);
-  v.setInt16(4, C.POLLIN, true);
-  return b;
-}
-
 /** A raw Ethernet socket on one interface. */
 export class RawSocket {
-  #fd: number;
-  #closed = false;
-  #polling = false;
-  readonly #pollfd: Uint8Array<ArrayBuffer>;
+  readonly #io: PolledFd;
   readonly #buf = new Uint8Array(FRAME_MAX);
   readonly #timespec = new Uint8Array(16);
   #timespecMicros = -1;
@@ -69,10 +49,9 @@ export class RawSocket {
   readonly ifindex: number;
 
   private constructor(fd: number, ifname: string, ifindex: number) {
-    this.#fd = fd;
+    this.#io = new PolledFd(fd);
     this.ifname = ifname;
     this.ifindex = ifindex;
-    this.#pollfd = makePollfd(fd);
   }
 
   /** Opens a raw socket on `ifname` that receives only frames `filter` accepts. */
@@ -112,13 +91,13 @@ export class RawSocket {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#io.closed;
   }
 
   /** Sends one frame. False when the kernel queue is full (the caller counts a drop). */
   send(frame: Uint8Array<ArrayBuffer>): boolean {
-    if (this.#closed) return false;
-    const rc = Number(libc().send(this.#fd, frame, BigInt(frame.length), C.MSG_DONTWAIT));
+    if (this.#io.closed) return false;
+    const rc = Number(libc().send(this.#io.fd, frame, BigInt(frame.length), C.MSG_DONTWAIT));
     if (rc >= 0) return true;
     const e = errno();
     if (e === C.EAGAIN || e === C.ENOBUFS || e === C.EINTR) return false;
@@ -127,8 +106,8 @@ export class RawSocket {
 
   /** The next queued frame (a copy), or null when none is waiting. Never blocks. */
   tryRecv(): Uint8Array | null {
-    if (this.#closed) return null;
-    const n = Number(libc().recv(this.#fd, this.#buf, BigInt(FRAME_MAX), C.MSG_DONTWAIT));
+    if (this.#io.closed) return null;
+    const n = Number(libc().recv(this.#io.fd, this.#buf, BigInt(FRAME_MAX), C.MSG_DONTWAIT));
     if (n >= 0) return this.#buf.slice(0, n);
     const e = errno();
     if (e === C.EAGAIN || e === C.EINTR) return null;
@@ -143,39 +122,28 @@ export class RawSocket {
    * loop), each waiting for a time slice on a busy machine.
    */
   waitHere(micros: number): boolean {
-    if (this.#closed) return false;
+    if (this.#io.closed) return false;
     if (micros !== this.#timespecMicros) {
       this.#timespecMicros = micros;
       const v = new DataView(this.#timespec.buffer);
       v.setBigInt64(0, BigInt(Math.floor(micros / 1e6)), true);
       v.setBigInt64(8, BigInt(Math.floor(micros % 1e6) * 1000), true);
     }
-    return libc().ppoll(this.#pollfd, 1n, this.#timespec, null) > 0;
+    return libc().ppoll(this.#io.pollfd, 1n, this.#timespec, null) > 0;
   }
 
   /** Waits (off the main thread) until a frame is queued; false on timeout or close. */
   async wait(timeoutMs: number): Promise<boolean> {
-    let left = timeoutMs;
-    while (!this.#closed) {
-      const slice = Math.min(left, POLL_SLICE_MS);
-      this.#polling = true;
-      let ready: boolean;
-      try {
-        ready = await pollReadable(this.#pollfd, slice);
-      } finally {
-        this.#polling = false;
-        if (this.#closed) this.#release();
-      }
-      if (ready) return !this.#closed;
-      left -= slice;
-      if (left <= 0) return false;
+    // Short slices, so a close is noticed soon even while nothing arrives.
+    for (let left = timeoutMs; left > 0 && !this.#io.closed; left -= POLL_SLICE_MS) {
+      if (await this.#io.waitReadable(Math.min(left, POLL_SLICE_MS))) return true;
     }
     return false;
   }
 
   /** Waits for and returns the next frame, or null once closed or `signal` aborts. */
   async recv(signal?: AbortSignal): Promise<Uint8Array | null> {
-    while (!this.#closed && !signal?.aborted) {
+    while (!this.#io.closed && !signal?.aborted) {
       const f = this.tryRecv();
       if (f) return f;
       await this.wait(POLL_SLICE_MS);
@@ -183,18 +151,9 @@ export class RawSocket {
     return null;
   }
 
-  #release(): void {
-    if (this.#fd >= 0) {
-      libc().close(this.#fd);
-      this.#fd = -1;
-    }
-  }
-
   /** Closes the socket (deferred until an in-flight poll returns, so the fd is never reused under it). */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (!this.#polling) this.#release();
+    this.#io.close();
   }
 
   [Symbol.dispose](): void {

@@ -8,7 +8,7 @@
  * know that).
  */
 import { C, check, cstr, errno, libc, LibcError } from "./_libc.ts";
-import { makePollfd, pollReadable } from "./raw_socket.ts";
+import { PolledFd } from "./polled_fd.ts";
 
 export interface UdpSocketOptions {
   /** Device to bind to; all devices when omitted. */
@@ -44,10 +44,7 @@ export interface UdpDatagram {
 
 /** UDP socket via libc. */
 export class UdpSocket {
-  #fd: number;
-  #closed = false;
-  #polling = false;
-  readonly #pollfd: Uint8Array<ArrayBuffer>;
+  readonly #io: PolledFd;
   readonly #buf = new Uint8Array(65536);
   readonly #from = new Uint8Array(16);
   readonly #fromLen = new Uint8Array(4);
@@ -56,8 +53,7 @@ export class UdpSocket {
   #toPort = 0;
 
   private constructor(fd: number) {
-    this.#fd = fd;
-    this.#pollfd = makePollfd(fd);
+    this.#io = new PolledFd(fd);
   }
 
   static open(opts: UdpSocketOptions): UdpSocket {
@@ -87,7 +83,7 @@ export class UdpSocket {
 
   /** Sends to ip:port. False when the kernel queue is full or the next hop is unresolved. */
   sendTo(data: Uint8Array<ArrayBuffer>, ip: number, port: number): boolean {
-    if (this.#closed) return false;
+    if (this.#io.closed) return false;
     // A server answers the same relay (or client) many times in a row: reuse its sockaddr.
     if (ip !== this.#toIp || port !== this.#toPort) {
       this.#to = sockaddrIn(ip, port);
@@ -95,7 +91,7 @@ export class UdpSocket {
       this.#toPort = port;
     }
     const rc = Number(
-      libc().sendto(this.#fd, data, BigInt(data.length), C.MSG_DONTWAIT, this.#to, 16),
+      libc().sendto(this.#io.fd, data, BigInt(data.length), C.MSG_DONTWAIT, this.#to, 16),
     );
     if (rc >= 0) return true;
     const e = errno();
@@ -105,10 +101,10 @@ export class UdpSocket {
 
   /** The next queued datagram, or null. Never blocks. */
   tryRecv(): UdpDatagram | null {
-    if (this.#closed) return null;
+    if (this.#io.closed) return null;
     new DataView(this.#fromLen.buffer).setUint32(0, 16, true);
     const n = Number(
-      libc().recvfrom(this.#fd, this.#buf, 65536n, C.MSG_DONTWAIT, this.#from, this.#fromLen),
+      libc().recvfrom(this.#io.fd, this.#buf, 65536n, C.MSG_DONTWAIT, this.#from, this.#fromLen),
     );
     if (n < 0) {
       const e = errno();
@@ -121,31 +117,16 @@ export class UdpSocket {
 
   /** Waits for and returns the next datagram, or null once closed or aborted. */
   async recv(signal?: AbortSignal): Promise<UdpDatagram | null> {
-    while (!this.#closed && !signal?.aborted) {
+    while (!this.#io.closed && !signal?.aborted) {
       const d = this.tryRecv();
       if (d) return d;
-      this.#polling = true;
-      try {
-        await pollReadable(this.#pollfd, 100);
-      } finally {
-        this.#polling = false;
-        if (this.#closed) this.#release();
-      }
+      await this.#io.waitReadable(100);
     }
     return null;
   }
 
-  #release(): void {
-    if (this.#fd >= 0) {
-      libc().close(this.#fd);
-      this.#fd = -1;
-    }
-  }
-
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (!this.#polling) this.#release();
+    this.#io.close();
   }
 
   [Symbol.dispose](): void {
