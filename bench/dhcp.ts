@@ -15,8 +15,17 @@
  * count (perfdhcp reuses its -R client MACs, so there is one row per client,
  * not per ACK; the crash test checks durability ACK by ACK).
  *
- *   deno run -A bench/dhcp.ts [--seconds 4] [--rates 2000,4000,6000,8000,10000,12000,14000]
- *                             [--clients 4000]
+ * perfdhcp runs single-threaded (`-g single`) by default. Its multi-threaded
+ * mode (the default on a machine with more than one CPU) has a sender thread
+ * that spins at 100 % and a receiver thread; on a two-core machine those two
+ * and the server oversubscribe the cores, the receiver waits for a core while
+ * replies pile up, and most "drops" are then perfdhcp's own receive buffer
+ * overflowing (RcvbufErrors in the client namespace, printed per step) rather
+ * than requests the server missed. Single mode gives the generator one core
+ * and the server the other. `--threads multi` runs the other way.
+ *
+ *   deno run -A bench/dhcp.ts [--seconds 4] [--rates 4000,8000,...,28000]
+ *                             [--clients 4000] [--threads single|multi]
  */
 import { createLab, labSkipReason } from "../tests/lib/netns.ts";
 import { readLeases, startFixture } from "../tests/dhcp/_fixture_client.ts";
@@ -26,8 +35,10 @@ function flag(name: string, dflt: string): string {
   return i >= 0 ? Deno.args[i + 1] ?? dflt : dflt;
 }
 const SECONDS = Number(flag("seconds", "4"));
-const RATES = flag("rates", "2000,4000,6000,8000,10000,12000,14000").split(",").map(Number);
+const RATES = flag("rates", "4000,8000,12000,14000,16000,18000,20000,22000,24000,26000,28000")
+  .split(",").map(Number);
 const CLIENTS = Number(flag("clients", "4000"));
+const THREADS = flag("threads", "single");
 const SUBNET = "10.88.0.0/16";
 const START = "10.88.1.1";
 const END = "10.88.40.254";
@@ -38,6 +49,10 @@ interface Step {
   readonly offered: number;
   readonly rate: number;
   readonly drops: number;
+  /** Replies the client's kernel dropped because perfdhcp's receive buffer was full. */
+  readonly rcvbufErrors: number;
+  /** Server CPU (user + system, all threads) while perfdhcp ran, as a share of one core. */
+  readonly cpu: number;
   /** mesh only: bound rows in the database / ACKs perfdhcp received. */
   readonly durable?: string;
   readonly note?: string;
@@ -45,7 +60,8 @@ interface Step {
 
 interface Server {
   readonly name: string;
-  start(lab: Lab, dir: string): Promise<void>;
+  /** Starts the server; resolves to its PID once it serves. */
+  start(lab: Lab, dir: string): Promise<number>;
   /** After perfdhcp: a durability note (mesh). */
   check?(dir: string, acks: number): Promise<string>;
 }
@@ -62,13 +78,14 @@ function mesh(name: string, probe: boolean): Server {
   return {
     name,
     async start(lab, dir) {
-      await startFixture(lab, "srv", {
+      const srv = await startFixture(lab, "srv", {
         db: `${dir}/mesh.db`,
         interfaces: [{ name: "eth0", serverIp: "10.88.0.1", subnet: SUBNET }],
         pools: [{ subnet: SUBNET, start: START, end: END, leaseSeconds: 3600 }],
         probe,
         statsEveryMs: 60_000,
       });
+      return srv.pid;
     },
     async check(dir, acks) {
       const bound = (await readLeases(`${dir}/mesh.db`)).filter((r) => r.state === "bound").length;
@@ -103,16 +120,17 @@ const SERVERS: readonly Server[] = [
         },
       };
       await Deno.writeTextFile(`${dir}/kea.json`, JSON.stringify(conf));
-      lab.spawn("srv", ["kea-dhcp4", "-c", `${dir}/kea.json`], {
+      const child = lab.spawn("srv", ["kea-dhcp4", "-c", `${dir}/kea.json`], {
         env: { KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir },
       });
       await new Promise((r) => setTimeout(r, 1500));
+      return child.pid;
     },
   },
   {
     name: "dnsmasq",
     async start(lab, dir) {
-      lab.spawn("srv", [
+      const child = lab.spawn("srv", [
         "dnsmasq",
         "-k",
         "--port=0",
@@ -127,11 +145,35 @@ const SERVERS: readonly Server[] = [
         `--pid-file=${dir}/dnsmasq.pid`,
       ]);
       await new Promise((r) => setTimeout(r, 1000));
+      return child.pid;
     },
   },
   // The daemon's default: every never-used address is ARP-probed (300 ms) before its OFFER.
   mesh("mesh (durable + ARP probe)", true),
 ];
+
+/** Server CPU milliseconds spent per 1,000 DORA exchanges in a step. */
+function cpuPerThousand(s: Step): number {
+  return s.rate > 0 ? (s.cpu * 1e6) / s.rate : 0;
+}
+
+/** CPU time (user + system, every thread) a process has used, in seconds. */
+function cpuSeconds(pid: number): number {
+  // /proc/PID/stat: fields 14 and 15 (utime, stime) in clock ticks (100 per second on Linux),
+  // counted after the command name, which is in parentheses and may hold spaces.
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** UDP RcvbufErrors of the client namespace (/proc/net/snmp is per namespace). */
+async function clientRcvbufErrors(lab: Lab): Promise<number> {
+  const snmp = (await lab.exec("cli", ["cat", "/proc/net/snmp"])).stdout.split("\n")
+    .filter((l) => l.startsWith("Udp:"));
+  const names = snmp[0]?.split(/\s+/) ?? [];
+  const values = snmp[1]?.split(/\s+/) ?? [];
+  return Number(values[names.indexOf("RcvbufErrors")] ?? 0);
+}
 
 async function runStep(server: Server, offered: number): Promise<Step> {
   const dir = await Deno.makeTempDir({ prefix: "mesh-bench-dhcp-" });
@@ -142,10 +184,14 @@ async function runStep(server: Server, offered: number): Promise<Step> {
       // perfdhcp works as a relay: it needs an address and gets replies at giaddr:67.
       address: "10.88.0.2/16",
     }]);
-    await server.start(lab, dir);
+    const pid = await server.start(lab, dir);
+    const rcvbufBefore = await clientRcvbufErrors(lab);
+    const cpuBefore = cpuSeconds(pid);
     const r = await lab.exec("cli", [
       "perfdhcp",
       "-4",
+      "-g",
+      THREADS,
       "-l",
       "eth0",
       "-r",
@@ -156,6 +202,8 @@ async function runStep(server: Server, offered: number): Promise<Step> {
       String(SECONDS),
     ], { timeoutMs: (SECONDS + 20) * 1000 });
     const p = parsePerfdhcp(r.stdout);
+    const cpu = (cpuSeconds(pid) - cpuBefore) / SECONDS;
+    const rcvbufErrors = (await clientRcvbufErrors(lab)) - rcvbufBefore;
     // Let the server finish the last commits before the database is read.
     if (server.check) await new Promise((res) => setTimeout(res, 300));
     const durable = server.check ? await server.check(dir, p.acks) : undefined;
@@ -164,6 +212,8 @@ async function runStep(server: Server, offered: number): Promise<Step> {
       offered,
       rate: p.rate,
       drops: p.drops,
+      rcvbufErrors,
+      cpu,
       ...(durable !== undefined ? { durable } : {}),
       ...(p.rate === 0 ? { note: r.stderr.trim().split("\n").pop() ?? "" } : {}),
     };
@@ -187,9 +237,11 @@ async function main(): Promise<number> {
       console.log(
         `  ${server.name.padEnd(24)} offered ${String(offered).padStart(6)}/s: ${
           s.rate.toFixed(0).padStart(6)
-        } DORA/s, drops ${s.drops.toFixed(2)} %${s.durable ? `, ${s.durable}` : ""}${
-          s.note ? ` (${s.note})` : ""
-        }`,
+        } DORA/s, drops ${
+          s.drops.toFixed(2)
+        } % (client rcvbuf overflows ${s.rcvbufErrors}), server CPU ${(s.cpu * 100).toFixed(0)} %${
+          s.durable ? `, ${s.durable}` : ""
+        }${s.note ? ` (${s.note})` : ""}`,
       );
       // Out after two steps in a row above 5 % (one bad step can be another process's load).
       const last = steps.get(server.name)!.slice(-2);
@@ -209,12 +261,12 @@ async function main(): Promise<number> {
   const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "n/a");
 
   console.log(
-    `\nDHCP DORA benchmark: perfdhcp -R ${CLIENTS}, ${SECONDS} s per step, offered ${
+    `\nDHCP DORA benchmark: perfdhcp -g ${THREADS} -R ${CLIENTS}, ${SECONDS} s per step, offered ${
       RATES.join("/")
     } per s, one netns pair, shared cores`,
   );
   console.log(
-    "server                     sustained (<1% drops)   vs Kea   best DORA/s (drops)   vs Kea",
+    "server                     sustained (<1% drops)   vs Kea   best DORA/s (drops)   vs Kea   CPU ms per 1k DORA (sustained)",
   );
   for (const s of SERVERS) {
     const sus = sustained(s.name);
@@ -227,7 +279,9 @@ async function main(): Promise<number> {
         ratio(sus?.rate ?? 0, keaSustained).padStart(6)
       }   ${
         top ? `${top.rate.toFixed(0)} (${top.drops.toFixed(2)} %)`.padStart(19) : "n/a".padStart(19)
-      }   ${ratio(best(s.name), keaBest).padStart(6)}`,
+      }   ${ratio(best(s.name), keaBest).padStart(6)}   ${
+        sus ? cpuPerThousand(sus).toFixed(1).padStart(6) : "n/a".padStart(6)
+      }`,
     );
   }
   const keaStep = sustained(kea);
@@ -235,7 +289,13 @@ async function main(): Promise<number> {
     const ours = steps.get(SERVERS[0]!.name)!.find((s) => s.offered === keaStep.offered);
     console.log(
       `mesh at Kea's highest sustained offered rate (${keaStep.offered}/s): ${
-        ours ? `${ours.rate.toFixed(0)} DORA/s, drops ${ours.drops.toFixed(2)} %` : "not run"
+        ours
+          ? `${ours.rate.toFixed(0)} DORA/s, drops ${ours.drops.toFixed(2)} %, CPU ${
+            cpuPerThousand(ours).toFixed(1)
+          } vs Kea ${cpuPerThousand(keaStep).toFixed(1)} ms per 1k DORA (${
+            ratio(cpuPerThousand(keaStep), cpuPerThousand(ours))
+          }× less)`
+          : "not run"
       }`,
     );
   }

@@ -21,7 +21,13 @@ import {
   writeLabHost0,
 } from "../tests/lib/mesh_daemon.ts";
 import { createLab } from "../tests/lib/netns.ts";
-import { addTap, bootVm, prepareBootAssets, qemuSkipReason, startRouterAdvertiser } from "../tests/lib/qemu.ts";
+import {
+  addTap,
+  bootVm,
+  prepareBootAssets,
+  qemuSkipReason,
+  startRouterAdvertiser,
+} from "../tests/lib/qemu.ts";
 
 const root = new URL("../host0-example", import.meta.url).pathname;
 const state = await Deno.makeTempDir({ prefix: "mesh-demo-" });
@@ -101,11 +107,19 @@ async function networkBoot(tmp: string): Promise<void> {
     console.log(`  mesh serving: ${JSON.stringify(ready.properties)}`);
     const tap = await addTap(lab, "tdemo");
     const r = await bootVm(lab, { firmware: "bios", tap, ...vm, timeoutMs: 180_000 });
-    for (const line of r.serial.filter((l) => /Configuring|Filename|http:\/\/|\[init\]|MESH-NODE/.test(l))) {
+    for (
+      const line of r.serial.filter((l) =>
+        /Configuring|Filename|http:\/\/|\[init\]|MESH-NODE/.test(l)
+      )
+    ) {
       console.log(`  vm | ${line.slice(0, 140)}`);
     }
     if (!r.ok) throw new Error("the VM did not finish its boot");
-    console.log(`  booted in ${(r.ms / 1000).toFixed(1)} s (QEMU start → overlay unpacked, software CPU emulation)`);
+    console.log(
+      `  booted in ${
+        (r.ms / 1000).toFixed(1)
+      } s (QEMU start → overlay unpacked, software CPU emulation)`,
+    );
     show("mesh node list");
     await main(["--host0", host0, "node", "list"]);
     show(`mesh node info -n ${id}`);

@@ -40,7 +40,11 @@ async function shellId(dir: string): Promise<string> {
   // (stderr is checked too: a missing DMI file must not print noise.)
   const script = NODE_ID_SHELL.replaceAll("/sys/class/dmi/id/product_uuid", `${dir}/product_uuid`)
     .replaceAll("/sys/class/net/", `${dir}/net/`);
-  const out = await new Deno.Command("sh", { args: ["-c", script], stdout: "piped", stderr: "piped" }).output();
+  const out = await new Deno.Command("sh", {
+    args: ["-c", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   assert.equal(new TextDecoder().decode(out.stderr), "");
   return new TextDecoder().decode(out.stdout).trim();
 }

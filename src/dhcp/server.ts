@@ -393,7 +393,10 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     while (!ctl.signal.aborted) {
       let batch: DhcpDatagram[];
       try {
-        batch = await transport.receive(250);
+        // At most one commit group at a time: after a stall the backlog is answered in
+        // groups (a steady stream like the requests), not one burst a slow client
+        // socket cannot absorb.
+        batch = await transport.receive(250, GATHER_MAX - out.length);
       } catch (e) {
         stats.dropped.errors++;
         log.error("receive failed", { error: errText(e), iface: itf.name });

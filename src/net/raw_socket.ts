@@ -123,13 +123,32 @@ export class RawSocket {
    */
   waitHere(micros: number): boolean {
     if (this.#io.closed) return false;
+    this.#setTimespec(micros);
+    return libc().ppoll(this.#io.pollfd, 1n, this.#timespec, null) > 0;
+  }
+
+  /**
+   * True at once when a frame is queued; otherwise sleeps `micros` on the
+   * calling thread whatever arrives, then tells whether one is queued now.
+   * Under load this gathers several frames per wake-up instead of waking
+   * for each one.
+   */
+  linger(micros: number): boolean {
+    if (this.#io.closed) return false;
+    const l = libc();
+    if (l.poll_now(this.#io.pollfd, 1n, 0) > 0) return true;
+    this.#setTimespec(micros);
+    l.ppoll(null, 0n, this.#timespec, null);
+    return l.poll_now(this.#io.pollfd, 1n, 0) > 0;
+  }
+
+  #setTimespec(micros: number): void {
     if (micros !== this.#timespecMicros) {
       this.#timespecMicros = micros;
       const v = new DataView(this.#timespec.buffer);
       v.setBigInt64(0, BigInt(Math.floor(micros / 1e6)), true);
       v.setBigInt64(8, BigInt(Math.floor(micros % 1e6) * 1000), true);
     }
-    return libc().ppoll(this.#io.pollfd, 1n, this.#timespec, null) > 0;
   }
 
   /** Waits (off the main thread) until a frame is queued; false on timeout or close. */
