@@ -210,12 +210,16 @@ export function packetLength(pkt: Pick<DhcpPacket, "options">): number {
  * Encodes a packet, padded to at least 300 bytes (BOOTP minimum; some
  * firmware drops shorter replies). Values that cannot be represented
  * (a 70-character sname, a 17-byte chaddr) are programming errors: RangeError.
+ * With `scratch` (big enough), the packet is written there and a view of it
+ * is returned, valid until the scratch is used again: a server that sends
+ * each reply as soon as it is encoded allocates nothing.
  */
-export function encodePacket(pkt: DhcpPacket): Uint8Array {
+export function encodePacket(pkt: DhcpPacket, scratch?: Uint8Array): Uint8Array {
   if (pkt.chaddr.length > CHADDR_LENGTH) {
     throw new RangeError(`chaddr is ${pkt.chaddr.length} bytes, max ${CHADDR_LENGTH}`);
   }
-  const w = new ByteWriter(Math.max(MIN_BOOTP_LENGTH, packetLength(pkt)));
+  const size = Math.max(MIN_BOOTP_LENGTH, packetLength(pkt));
+  const w = new ByteWriter(scratch !== undefined && scratch.length >= size ? scratch : size);
   w.u8(pkt.op).u8(pkt.htype).u8(pkt.hlen).u8(pkt.hops);
   w.u32(pkt.xid).u16(pkt.secs).u16(pkt.flags);
   w.u32(pkt.ciaddr).u32(pkt.yiaddr).u32(pkt.siaddr).u32(pkt.giaddr);

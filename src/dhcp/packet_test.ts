@@ -132,6 +132,23 @@ Deno.test("encodePacket() round-trips every fixture through decodePacket()", asy
   }
 });
 
+Deno.test("encodePacket() into a used scratch buffer gives the same bytes as a fresh one", async () => {
+  // The server encodes every reply into one buffer: nothing of an earlier, longer packet may show.
+  const scratch = new Uint8Array(1500).fill(0xa5);
+  for (const name of ["ovmf_x64_discover.hex", "bios_pxe_discover.hex", "relayed_request.hex"]) {
+    const p = decodePacket(await loadDhcpFixture(name));
+    const fresh = encodePacket(p);
+    const reused = encodePacket(p, scratch);
+    assert.equal(reused.buffer, scratch.buffer, `${name}: written into the scratch`);
+    assert.deepEqual(reused, fresh, name);
+  }
+  // A scratch too small for the packet is left alone.
+  const small = new Uint8Array(100);
+  const bytes = encodePacket(makeDiscover(), small);
+  assert.notEqual(bytes.buffer, small.buffer);
+  assert.deepEqual(bytes, encodePacket(makeDiscover()));
+});
+
 Deno.test("encodePacket() pads short packets to 300 bytes", () => {
   const bytes = encodePacket(makeDiscover());
   assert.equal(bytes.length, MIN_BOOTP_LENGTH);

@@ -144,6 +144,8 @@ const GATHER_MS = 1;
 /** Replies that commit together at most (a bigger burst is sent at once). */
 const GATHER_MAX = 32;
 const NO_COPY = { copy: false } as const;
+/** A reply's encoding buffer: bigger than any reply we build (a larger one gets its own). */
+const SCRATCH_BYTES = 1500;
 
 interface Outgoing {
   readonly req: DhcpPacket;
@@ -158,6 +160,8 @@ interface Link {
   readonly broadcastIp: number;
   readonly transport: DhcpTransport;
   readonly probe: ConflictProbe | undefined;
+  /** Where replies are encoded, one at a time. */
+  readonly scratch: Uint8Array;
 }
 
 /** Starts one loop per interface. Throws an Error naming the interface when a socket cannot be opened. */
@@ -212,6 +216,7 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
         broadcastIp: cidrBroadcast(itf.subnet),
         transport,
         probe,
+        scratch: new Uint8Array(SCRATCH_BYTES),
       });
     }
   } catch (e) {
@@ -259,7 +264,9 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
   function send(link: Link, o: Outgoing): boolean {
     let ok = false;
     try {
-      ok = link.transport.send(encodePacket(o.d.packet), sendTarget(o.req, o.d.destination));
+      // Encoded into the link's scratch: the transport hands it to the kernel before returning.
+      const payload = encodePacket(o.d.packet, link.scratch);
+      ok = link.transport.send(payload, sendTarget(o.req, o.d.destination));
       if (ok) {
         stats.replied++;
         const type = o.d.packet.options.get(Opt.MessageType)?.[0];

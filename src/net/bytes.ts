@@ -51,8 +51,9 @@ export class ByteWriter {
   // Plain indexed stores, no DataView: a writer per DHCP reply is on the hot path.
   #buf: Uint8Array;
   length = 0;
-  constructor(initial = 512) {
-    this.#buf = new Uint8Array(initial);
+  /** `initial`: a size to allocate, or a buffer to write into (replaced if it fills up). */
+  constructor(initial: number | Uint8Array = 512) {
+    this.#buf = typeof initial === "number" ? new Uint8Array(initial) : initial;
   }
   #grow(n: number): void {
     if (this.length + n <= this.#buf.length) return;

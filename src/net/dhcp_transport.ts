@@ -10,7 +10,7 @@
 import { LoopYield } from "./loop_yield.ts";
 import { BROADCAST_MAC, decodeUdpFrame, encodeUdpFrame } from "./ethernet.ts";
 import { bpfUdpDstPort } from "./bpf.ts";
-import { RawSocket } from "./raw_socket.ts";
+import { FRAME_MAX, RawSocket } from "./raw_socket.ts";
 import { UdpSocket } from "./udp_socket.ts";
 import { macToBytes } from "./addr.ts";
 import { interfaceMac } from "./interfaces.ts";
@@ -30,6 +30,8 @@ const SYNC_WAIT_MICROS = 100;
  * caller (the DHCP server's GATHER_MS).
  */
 const GATHER_LINGER_MICROS = 150;
+/** Staging buffer for one burst: room for dozens of DHCP-sized frames and one maximal one. */
+const STAGE_BYTES = 64 * 1024 + FRAME_MAX;
 /** Longest stretch without a turn of the event loop (HTTP and TFTP share it). */
 const SYNC_BUDGET_MS = 1;
 
@@ -84,6 +86,10 @@ export class DhcpTransport {
   /** When the event loop last had a turn (performance.now()). */
   #yielded = 0;
   readonly #loop = new LoopYield();
+  /** Where a burst of requests is read before it is copied out in one piece. */
+  readonly #stage = new Uint8Array(STAGE_BYTES);
+  /** Where reply frames are built (the kernel copies them on send). */
+  readonly #frame = new Uint8Array(FRAME_MAX);
   readonly stats: TransportStats = { framesIn: 0, badFrames: 0, sent: 0, sendFailures: 0 };
   readonly ifname: string;
 
@@ -130,26 +136,42 @@ export class DhcpTransport {
    * IPv4/UDP are counted in `stats.badFrames` and skipped.
    */
   async receive(timeoutMs = 500, max = 256): Promise<DhcpDatagram[]> {
-    const out: DhcpDatagram[] = [];
     if (performance.now() - this.#yielded >= SYNC_BUDGET_MS) {
       // A loop that always finds requests waiting never awaits anything real:
       // give the event loop a turn (a message to ourselves keeps this thread awake).
       await this.#loop.yield();
       this.#yielded = performance.now();
     }
-    let frame = this.#raw.tryRecv();
-    if (!frame && SYNC_WAIT_MICROS > 0 && this.#raw.waitHere(SYNC_WAIT_MICROS)) {
-      frame = this.#raw.tryRecv();
+    const stage = this.#stage;
+    let n = this.#raw.recvInto(stage);
+    if (n < 0 && SYNC_WAIT_MICROS > 0 && this.#raw.waitHere(SYNC_WAIT_MICROS)) {
+      n = this.#raw.recvInto(stage);
     }
-    if (!frame) {
+    if (n < 0) {
       const ready = await this.#raw.wait(timeoutMs);
       this.#yielded = performance.now();
-      if (!ready) return out;
-      frame = this.#raw.tryRecv();
+      if (!ready) return [];
+      n = this.#raw.recvInto(stage);
+      if (n < 0) return [];
     }
-    // Drain the ring synchronously: one thread hop per burst, not per packet.
-    while (frame) {
-      this.stats.framesIn++;
+    // Drain the queue synchronously into one staging buffer (one thread hop
+    // per burst, not per packet), then copy the burst out in one allocation:
+    // requests outlive this call (they wait for a commit, or an ARP probe).
+    const ends: number[] = [n];
+    let used = n;
+    while (ends.length < max && stage.length - used >= FRAME_MAX) {
+      const m = this.#raw.recvInto(stage.subarray(used, used + FRAME_MAX));
+      if (m < 0) break;
+      used += m;
+      ends.push(used);
+    }
+    this.stats.framesIn += ends.length;
+    const burst = stage.slice(0, used);
+    const out: DhcpDatagram[] = [];
+    let start = 0;
+    for (const end of ends) {
+      const frame = burst.subarray(start, end);
+      start = end;
       let udp;
       try {
         udp = decodeUdpFrame(frame);
@@ -169,8 +191,6 @@ export class DhcpTransport {
       } else {
         this.stats.badFrames++;
       }
-      if (out.length >= max) break;
-      frame = this.#raw.tryRecv();
     }
     return out;
   }
@@ -191,15 +211,19 @@ export class DhcpTransport {
       if (target.kind === "unicast") {
         ok = this.#udp.sendTo(payload as Uint8Array<ArrayBuffer>, target.ip, target.port);
       } else {
-        const frame = encodeUdpFrame({
-          srcMac: this.#mac,
-          dstMac: target.kind === "link" ? target.mac : BROADCAST_MAC,
-          srcIp: this.#serverIp,
-          dstIp: target.kind === "link" ? target.ip : 0xffffffff,
-          srcPort: this.#port,
-          dstPort: target.port,
-          payload,
-        }, this.#ipId = (this.#ipId + 1) & 0xffff) as Uint8Array<ArrayBuffer>;
+        const frame = encodeUdpFrame(
+          {
+            srcMac: this.#mac,
+            dstMac: target.kind === "link" ? target.mac : BROADCAST_MAC,
+            srcIp: this.#serverIp,
+            dstIp: target.kind === "link" ? target.ip : 0xffffffff,
+            srcPort: this.#port,
+            dstPort: target.port,
+            payload,
+          },
+          this.#ipId = (this.#ipId + 1) & 0xffff,
+          this.#frame,
+        ) as Uint8Array<ArrayBuffer>;
         ok = this.#raw.send(frame);
       }
     } catch {

@@ -50,11 +50,16 @@ function get16(b: Uint8Array, off: number): number {
 /**
  * Builds a complete frame. The UDP checksum is computed (not left zero) because
  * some firmware and busybox drop zero-checksum datagrams they did not expect.
+ * With `into` (big enough), the frame is built there and a view of it is
+ * returned: a server sending one reply after another needs no new buffer.
  */
-export function encodeUdpFrame(f: UdpFrame, ipId = 0): Uint8Array {
+export function encodeUdpFrame(f: UdpFrame, ipId = 0, into?: Uint8Array): Uint8Array {
   const udpLen = UDP_HEADER + f.payload.length;
   const ipLen = IPV4_HEADER + udpLen;
-  const b = new Uint8Array(ETH_HEADER + ipLen);
+  const size = ETH_HEADER + ipLen;
+  const b = into !== undefined && into.length >= size
+    ? into.subarray(0, size)
+    : new Uint8Array(size);
   b.set(f.dstMac.subarray(0, 6), 0);
   b.set(f.srcMac.subarray(0, 6), 6);
   b[12] = 0x08;
@@ -67,8 +72,11 @@ export function encodeUdpFrame(f: UdpFrame, ipId = 0): Uint8Array {
   b[ip + 4] = (ipId >>> 8) & 255;
   b[ip + 5] = ipId & 255;
   b[ip + 6] = 0x40; // don't fragment
+  b[ip + 7] = 0;
   b[ip + 8] = f.ttl ?? 64;
   b[ip + 9] = IP_PROTOCOL_UDP;
+  b[ip + 10] = 0; // checksums are summed with their own field zero
+  b[ip + 11] = 0;
   put32(b, ip + 12, f.srcIp);
   put32(b, ip + 16, f.dstIp);
   const ipSum = finishChecksum(onesSum(b, ip, ip + IPV4_HEADER));
@@ -81,6 +89,8 @@ export function encodeUdpFrame(f: UdpFrame, ipId = 0): Uint8Array {
   b[u + 3] = f.dstPort & 255;
   b[u + 4] = udpLen >>> 8;
   b[u + 5] = udpLen & 255;
+  b[u + 6] = 0;
+  b[u + 7] = 0;
   b.set(f.payload, u + UDP_HEADER);
   // Pseudo-header: src, dst, zero+protocol, UDP length.
   let sum = onesSum(b, ip + 12, ip + 20);

@@ -22,6 +22,30 @@ Deno.test("internet checksum matches the RFC 1071 worked example", () => {
   assert.equal(internetChecksum(new Uint8Array([0x01])), ~0x0100 & 0xffff);
 });
 
+Deno.test("encodeUdpFrame() into a used buffer equals a fresh frame and decodes with valid checksums", () => {
+  fc.assert(fc.property(
+    fc.uint8Array({ minLength: 0, maxLength: 600 }),
+    fc.integer({ min: 0, max: 0xffff }),
+    fc.integer({ min: 0, max: 255 }),
+    (payload, ipId, junk) => {
+      const f = {
+        srcMac: new Uint8Array([2, 0, 0, 0, 0, 1]),
+        dstMac: BROADCAST_MAC,
+        srcIp: 0x0a510001,
+        dstIp: 0xffffffff,
+        srcPort: 67,
+        dstPort: 68,
+        payload,
+      };
+      const into = new Uint8Array(2048).fill(junk);
+      const reused = encodeUdpFrame(f, ipId, into);
+      assert.equal(reused.buffer, into.buffer);
+      assert.deepEqual(reused, encodeUdpFrame(f, ipId));
+      assert.deepEqual(decodeUdpFrame(reused, true)?.payload, payload);
+    },
+  ));
+});
+
 Deno.test("a DHCP offer frame carries the hand-computed IPv4 header checksum", () => {
   const frame = encodeUdpFrame({
     srcMac: new Uint8Array([2, 0, 0, 0, 0, 1]),

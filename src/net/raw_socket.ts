@@ -10,7 +10,7 @@ import { bpfDropAll, type BpfInstruction, encodeBpf } from "./bpf.ts";
 import { PolledFd } from "./polled_fd.ts";
 
 /** Largest frame we read (jumbo frames are not expected on PXE segments). */
-const FRAME_MAX = 9216;
+export const FRAME_MAX = 9216;
 /** A poll never waits longer than this, so close() is noticed promptly. */
 const POLL_SLICE_MS = 100;
 
@@ -106,11 +106,22 @@ export class RawSocket {
 
   /** The next queued frame (a copy), or null when none is waiting. Never blocks. */
   tryRecv(): Uint8Array | null {
-    if (this.#io.closed) return null;
-    const n = Number(libc().recv(this.#io.fd, this.#buf, BigInt(FRAME_MAX), C.MSG_DONTWAIT));
-    if (n >= 0) return this.#buf.slice(0, n);
+    const n = this.recvInto(this.#buf);
+    return n >= 0 ? this.#buf.slice(0, n) : null;
+  }
+
+  /**
+   * Reads the next queued frame into `into` (which should hold FRAME_MAX
+   * bytes; a longer frame is cut short) and returns its length, or -1 when
+   * none is waiting. Never blocks. Lets a caller gather a burst in one
+   * buffer instead of allocating one per frame.
+   */
+  recvInto(into: Uint8Array): number {
+    if (this.#io.closed) return -1;
+    const n = Number(libc().recv(this.#io.fd, into, BigInt(into.length), C.MSG_DONTWAIT));
+    if (n >= 0) return n;
     const e = errno();
-    if (e === C.EAGAIN || e === C.EINTR) return null;
+    if (e === C.EAGAIN || e === C.EINTR) return -1;
     throw new LibcError("recv(AF_PACKET)", e);
   }
 
