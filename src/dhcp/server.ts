@@ -135,8 +135,32 @@ export function sendTarget(req: DhcpPacket, dest: Destination): SendTarget {
   }
 }
 
-/** How many upcoming addresses per segment are kept probed ahead of time. */
+/** How many upcoming addresses per segment are kept probed ahead of time, at least. */
 const PREFETCH_COUNT = 8;
+/** At most: the window grows with demand (twice the fresh offers of the last second or two). */
+const PREFETCH_MAX = 64;
+
+/** Events counted in two one-second buckets: the last one to two seconds. */
+class RecentCount {
+  #second = 0;
+  #current = 0;
+  #previous = 0;
+  add(): void {
+    this.#roll();
+    this.#current++;
+  }
+  total(): number {
+    this.#roll();
+    return this.#current + this.#previous;
+  }
+  #roll(): void {
+    const second = Math.floor(performance.now() / 1000);
+    if (second === this.#second) return;
+    this.#previous = second === this.#second + 1 ? this.#current : 0;
+    this.#current = 0;
+    this.#second = second;
+  }
+}
 
 const MAX_REASONS = 64;
 /** Longest time decided requests wait for more to share their commit. */
@@ -373,6 +397,13 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     return link.probe !== undefined && cidrContains(link.itf.subnet, ip);
   }
 
+  /** Fresh addresses offered lately: how far ahead the prefetch probes. */
+  const demand = new RecentCount();
+  /** A fresh address was offered since the current prefetch round started. */
+  let offeredSinceRound = false;
+  /** Asks for a prefetch round soon (set once prefetching runs). */
+  let refillSoon = () => {};
+
   async function loop(link: Link): Promise<void> {
     const { transport, itf } = link;
     // Decided requests wait here for the next group commit. Under load more
@@ -443,8 +474,15 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
           continue;
         }
         if (d.probe !== undefined && wantsProbe(link, d.probe)) {
-          void probeThenSend(link, req, { ...d, probe: d.probe }, ctx, 0);
-          continue;
+          // Keep probing ahead of demand, so the next fresh DISCOVERs need not wait.
+          demand.add();
+          offeredSinceRound = true;
+          refillSoon();
+          if (link.probe!.cached(d.probe) !== false) {
+            void probeThenSend(link, req, { ...d, probe: d.probe }, ctx, 0);
+            continue;
+          }
+          // Probed ahead of time and free: it is answered with this group.
         }
         for (const c of d.changes) rows.push(c);
         out.push({ req, d, ctx });
@@ -480,10 +518,12 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     const tick = async () => {
       if (running || ctl.signal.aborted) return;
       running = true;
+      const count = Math.min(PREFETCH_MAX, Math.max(PREFETCH_COUNT, 2 * demand.total()));
+      offeredSinceRound = false;
       try {
         for (const link of links) {
           if (link.probe === undefined) continue;
-          const todo = upcoming(link.segment, PREFETCH_COUNT)
+          const todo = upcoming(link.segment, count)
             .filter((ip) => wantsProbe(link, ip) && link.probe!.cached(ip) === undefined);
           const found = await Promise.all(todo.map((ip) => link.probe!.inUse(ip)));
           const at = now();
@@ -501,10 +541,21 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
         log.warn("probe prefetch failed", { error: errText(e) });
       } finally {
         running = false;
+        // Fresh offers went out while this round probed: go on while the demand lasts.
+        if (offeredSinceRound) refillSoon();
       }
     };
     void tick();
     prefetch = setInterval(() => void tick(), opts.prefetchMs ?? 10_000);
+    let queued = false;
+    refillSoon = () => {
+      if (queued) return;
+      queued = true;
+      setTimeout(() => {
+        queued = false;
+        void tick();
+      }, 0);
+    };
   }
 
   const done = Promise.all(links.map(loop)).then(() => {});
