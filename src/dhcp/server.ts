@@ -21,6 +21,7 @@ import {
 } from "../net/mod.ts";
 import type { Decision, RequestContext } from "./authoritative.ts";
 import { ConflictProbe } from "./conflict_probe.ts";
+import { ProbeAhead } from "./probe_ahead.ts";
 import { DHCP_CLIENT_PORT, MessageType, Opt } from "./constants.ts";
 import type { Destination } from "./destination.ts";
 import type { LeaseChange } from "./lease_types.ts";
@@ -132,33 +133,6 @@ export function sendTarget(req: DhcpPacket, dest: Destination): SendTarget {
     case "link":
       // dest.mac is chaddr's first six bytes (the responder only serves Ethernet).
       return { kind: "link", mac: req.chaddr.subarray(0, 6), ip: dest.ip, port: DHCP_CLIENT_PORT };
-  }
-}
-
-/** How many upcoming addresses per segment are kept probed ahead of time, at least. */
-const PREFETCH_COUNT = 8;
-/** At most: the window grows with demand (twice the fresh offers of the last second or two). */
-const PREFETCH_MAX = 64;
-
-/** Events counted in two one-second buckets: the last one to two seconds. */
-class RecentCount {
-  #second = 0;
-  #current = 0;
-  #previous = 0;
-  add(): void {
-    this.#roll();
-    this.#current++;
-  }
-  total(): number {
-    this.#roll();
-    return this.#current + this.#previous;
-  }
-  #roll(): void {
-    const second = Math.floor(performance.now() / 1000);
-    if (second === this.#second) return;
-    this.#previous = second === this.#second + 1 ? this.#current : 0;
-    this.#current = 0;
-    this.#second = second;
   }
 }
 
@@ -397,12 +371,21 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     return link.probe !== undefined && cidrContains(link.itf.subnet, ip);
   }
 
-  /** Fresh addresses offered lately: how far ahead the prefetch probes. */
-  const demand = new RecentCount();
-  /** A fresh address was offered since the current prefetch round started. */
-  let offeredSinceRound = false;
-  /** Asks for a prefetch round soon (set once prefetching runs). */
-  let refillSoon = () => {};
+  // Probe the next addresses of each pool before anyone asks for them.
+  const probed = links.filter((l) => l.probe !== undefined);
+  const ahead = opts.upcoming !== undefined && probed.length > 0
+    ? new ProbeAhead({
+      segments: probed.map((l) => ({
+        segment: l.segment,
+        probe: l.probe!,
+        covers: (ip: number) => wantsProbe(l, ip),
+      })),
+      upcoming: opts.upcoming,
+      // Someone holds it without a lease from us: never offer it.
+      onInUse: (segment, ip) => persist(opts.responder.probeFailed?.(segment, ip, now()) ?? []),
+      everyMs: opts.prefetchMs ?? 10_000,
+    })
+    : undefined;
 
   async function loop(link: Link): Promise<void> {
     const { transport, itf } = link;
@@ -475,9 +458,7 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
         }
         if (d.probe !== undefined && wantsProbe(link, d.probe)) {
           // Keep probing ahead of demand, so the next fresh DISCOVERs need not wait.
-          demand.add();
-          offeredSinceRound = true;
-          refillSoon();
+          ahead?.noteFreshOffer();
           if (link.probe!.cached(d.probe) !== false) {
             void probeThenSend(link, req, { ...d, probe: d.probe }, ctx, 0);
             continue;
@@ -510,54 +491,6 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     }, opts.sweepMs ?? 10_000);
   }
 
-  // Probe the next few addresses of each pool before anyone asks for them.
-  let prefetch: ReturnType<typeof setInterval> | undefined;
-  const upcoming = opts.upcoming;
-  if (upcoming !== undefined && links.some((l) => l.probe !== undefined)) {
-    let running = false;
-    const tick = async () => {
-      if (running || ctl.signal.aborted) return;
-      running = true;
-      const count = Math.min(PREFETCH_MAX, Math.max(PREFETCH_COUNT, 2 * demand.total()));
-      offeredSinceRound = false;
-      try {
-        for (const link of links) {
-          if (link.probe === undefined) continue;
-          const todo = upcoming(link.segment, count)
-            .filter((ip) => wantsProbe(link, ip) && link.probe!.cached(ip) === undefined);
-          const found = await Promise.all(todo.map((ip) => link.probe!.inUse(ip)));
-          const at = now();
-          for (const [i, inUse] of found.entries()) {
-            if (!inUse) continue;
-            // Someone holds it without a lease from us: never offer it.
-            log.warn("address in use before any offer; quarantined", {
-              ip: formatIpv4(todo[i]!),
-              segment: link.segment,
-            });
-            persist(opts.responder.probeFailed?.(link.segment, todo[i]!, at) ?? []);
-          }
-        }
-      } catch (e) {
-        log.warn("probe prefetch failed", { error: errText(e) });
-      } finally {
-        running = false;
-        // Fresh offers went out while this round probed: go on while the demand lasts.
-        if (offeredSinceRound) refillSoon();
-      }
-    };
-    void tick();
-    prefetch = setInterval(() => void tick(), opts.prefetchMs ?? 10_000);
-    let queued = false;
-    refillSoon = () => {
-      if (queued) return;
-      queued = true;
-      setTimeout(() => {
-        queued = false;
-        void tick();
-      }, 0);
-    };
-  }
-
   const done = Promise.all(links.map(loop)).then(() => {});
   for (const l of links) {
     log.info("dhcp server listening", {
@@ -574,7 +507,7 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     async close() {
       ctl.abort();
       if (sweep !== undefined) clearInterval(sweep);
-      if (prefetch !== undefined) clearInterval(prefetch);
+      ahead?.close();
       await done;
       for (const l of links) {
         l.transport.close();
