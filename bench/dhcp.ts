@@ -39,7 +39,7 @@ function flag(name: string, dflt: string): string {
   return i >= 0 ? Deno.args[i + 1] ?? dflt : dflt;
 }
 const SECONDS = Number(flag("seconds", "4"));
-const RATES = flag("rates", "8000,12000,16000,20000,22000,24000,26000,28000")
+const RATES = flag("rates", "8000,12000,16000,20000,22000,24000,25000,26000,28000")
   .split(",").map(Number);
 const CLIENTS = Number(flag("clients", "4000"));
 const THREADS = flag("threads", "single");
