@@ -1,116 +1,42 @@
 /**
  * @module
- * In-memory stand-ins for the HTTP service's ports (tests only): a node
- * registry that keeps every event, a boot catalog built from plain objects,
- * and a lease table.
+ * Stand-ins for the HTTP service's ports (tests only): the real node
+ * registry on an in-memory database, a boot catalog built from plain
+ * objects, and a lease table.
  */
-import {
-  type BootCatalog,
-  type LeaseLookup,
-  type MachineEntry,
-  type NodeDetail,
-  type NodeEvent,
-  type NodeEventView,
-  type NodeRegistry,
-  type NodeSummary,
-  type OverlayFile,
-  type Stage,
-  STAGE_ORDER,
+import type {
+  BootCatalog,
+  LeaseLookup,
+  MachineEntry,
+  NodeEvent,
+  OverlayFile,
+  Stage,
 } from "../http/mod.ts";
-
-/** Stage rank in boot order. */
-function rank(stage: Stage): number {
-  return STAGE_ORDER.indexOf(stage);
-}
-
-interface Row {
-  id: string;
-  mac: string | null;
-  uuid: string | null;
-  ip: string | null;
-  machine: string | null;
-  stage: Stage;
-  firstSeen: number;
-  lastSeen: number;
-  stages: Partial<Record<Stage, number>>;
-  events: NodeEventView[];
-}
+import { NodeStore, openStore, type Store } from "../store/mod.ts";
 
 /**
- * Same stage rules as the SQLite registry: `discovered` starts a new boot,
- * anything else only moves forward. `events` holds every recorded event, also
- * anonymous ones, for assertions.
+ * The real SQLite node registry (store/node_store.ts) on an in-memory
+ * database, so HTTP tests see the same stage rules as the daemon. Events are
+ * committed at once; `stagesSeen` lists a node's recorded stages in order.
  */
-export class MemoryRegistry implements NodeRegistry {
-  readonly events: NodeEvent[] = [];
-  readonly #rows = new Map<string, Row>();
-
-  record(ev: NodeEvent): void {
-    this.events.push(ev);
-    if (ev.nodeId === undefined) return;
-    let row = this.#rows.get(ev.nodeId);
-    if (row === undefined) {
-      row = {
-        id: ev.nodeId,
-        mac: null,
-        uuid: null,
-        ip: null,
-        machine: null,
-        stage: ev.stage,
-        firstSeen: ev.at,
-        lastSeen: ev.at,
-        stages: {},
-        events: [],
-      };
-      this.#rows.set(ev.nodeId, row);
-    }
-    if (ev.mac !== undefined) row.mac = ev.mac;
-    if (ev.uuid !== undefined) row.uuid = ev.uuid;
-    if (ev.ip !== undefined) row.ip = ev.ip;
-    if (ev.machine !== undefined) row.machine = ev.machine;
-    row.lastSeen = Math.max(row.lastSeen, ev.at);
-    if (ev.stage === "discovered") {
-      row.stage = ev.stage;
-      row.stages = {};
-    } else if (rank(ev.stage) > rank(row.stage)) {
-      row.stage = ev.stage;
-    }
-    row.stages[ev.stage] = ev.at;
-    row.events.push({
-      at: ev.at,
-      stage: ev.stage,
-      source: ev.source,
-      ip: ev.ip ?? null,
-      detail: ev.detail ?? null,
-    });
+export class MemoryRegistry extends NodeStore {
+  readonly #store: Store;
+  constructor() {
+    const store = openStore(":memory:");
+    super(store.db, 0);
+    this.#store = store;
   }
-
-  #summary(r: Row): NodeSummary {
-    return {
-      id: r.id,
-      mac: r.mac,
-      uuid: r.uuid,
-      ip: r.ip,
-      machine: r.machine,
-      stage: r.stage,
-      firstSeen: r.firstSeen,
-      lastSeen: r.lastSeen,
-      stages: { ...r.stages },
-    };
+  override record(ev: NodeEvent): void {
+    super.record(ev);
+    this.flush();
   }
-
-  list(): NodeSummary[] {
-    return [...this.#rows.values()].map((r) => this.#summary(r));
-  }
-
-  get(id: string): NodeDetail | undefined {
-    const r = this.#rows.get(id);
-    return r === undefined ? undefined : { ...this.#summary(r), events: [...r.events] };
-  }
-
   /** Stages recorded for a node, in order, for assertions. */
   stagesSeen(id: string): Stage[] {
-    return this.events.filter((e) => e.nodeId === id).map((e) => e.stage);
+    return (this.get(id, 100_000)?.events ?? []).map((e) => e.stage as Stage);
+  }
+  override close(): void {
+    super.close();
+    this.#store.close();
   }
 }
 
