@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/setup.sh
-npx --yes deno@2.9.6 task demo "$@"
+./tools/deno task -q demo "$@"

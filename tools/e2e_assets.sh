@@ -6,7 +6,7 @@
 # dpkg-deb, cpio, gzip (see tests/lib/qemu.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec npx --yes deno@2.9.6 eval '
+exec ./tools/deno eval '
 import { prepareBootAssets } from "./tests/lib/qemu.ts";
 const a = await prepareBootAssets();
 console.log(`MESH_E2E_DIR=${a.dir}\nMESH_E2E_KERNEL=${a.kernel}\nMESH_E2E_INITRD=${a.initrd}`);

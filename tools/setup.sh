@@ -37,5 +37,44 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# Deno itself comes from npm, pinned; the first call downloads it.
+# Deno itself comes from npm, pinned; the first call downloads it. From then
+# on tools/deno runs it from npm's cache.
 npx --yes deno@2.9.6 --version >/dev/null
+cd "$(dirname "$0")/.."
+DENO=./tools/deno
+
+# The npm packages, exactly as deno.lock says, into node_modules/, and their
+# registry metadata into DENO_DIR. Deno reads that metadata at every start of
+# a program that imports an npm package: where it is missing, the start
+# fetches it again (and prints "Download ..."), every time, without keeping
+# it. `deno install` does not always write all of it (seen: one package of six
+# missing in about one run of ten), so check and install again until it has.
+installed() {
+  missing=$("$DENO" eval --no-config '
+    const lock = JSON.parse(Deno.readTextFileSync("deno.lock"));
+    const npm = JSON.parse(new TextDecoder().decode(new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json"], stdout: "piped", stderr: "null" }).outputSync().stdout)).npmCache;
+    const missing = (lock.workspace?.dependencies ?? [])
+      .map((s) => s.replace(/^npm:/, "").replace(/@[^@]*$/, ""))
+      .filter((name) => {
+        try { Deno.statSync(`${npm}/registry.npmjs.org/${name}/registry.json`); return false; }
+        catch { return true; }
+      });
+    if (missing.length) { console.log(missing.join(", ")); Deno.exit(1); }
+  ')
+}
+"$DENO" install --frozen --quiet
+for attempt in 1 2 3; do
+  installed && break
+  if [ "$attempt" = 3 ]; then
+    echo "setup: deno install left no registry metadata for: $missing" >&2
+    exit 1
+  fi
+  "$DENO" install --frozen --reload --quiet
+done
+
+# The QEMU tests' boot assets (a Debian kernel and a busybox initramfs, from
+# apt) are made now, so that the tests themselves never download anything.
+if [ "$(id -u)" -eq 0 ] && command -v qemu-system-x86_64 >/dev/null 2>&1; then
+  ./tools/e2e_assets.sh >/dev/null
+fi

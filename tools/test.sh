@@ -3,8 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/setup.sh
-DENO=(npx --yes deno@2.9.6)
-"${DENO[@]}" install --quiet
+DENO=(./tools/deno)
 "${DENO[@]}" task check
 "${DENO[@]}" lint
 log=$(mktemp)

@@ -11,6 +11,7 @@ export interface GlobalOptions {
   state?: string;
   json?: boolean;
   debug?: boolean;
+  verbose?: boolean;
   logFormat?: "pretty" | "json";
 }
 
@@ -39,9 +40,19 @@ export function stateDir(opts: GlobalOptions): string {
   return `${root}/state`;
 }
 
-/** Writes text to stdout. */
+/**
+ * Writes text to stdout, all of it (a pipe takes a large table in parts). A
+ * reader that went away (`mesh node list | head -3`) ends the CLI quietly
+ * with status 0, as there is no one left to tell.
+ */
 export function out(text: string): void {
-  Deno.stdout.writeSync(new TextEncoder().encode(text));
+  let bytes = new TextEncoder().encode(text);
+  try {
+    while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
+  } catch (e) {
+    if (e instanceof Deno.errors.BrokenPipe) Deno.exit(0);
+    throw e;
+  }
 }
 
 /** Prints `data` as pretty JSON, or `table()` when --json is not set. */

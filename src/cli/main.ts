@@ -38,6 +38,7 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
       "state directory (default: mesh.yaml state_dir or <host0>/state; env MESH_STATE)",
     )
     .option("--json", "print data as JSON")
+    .option("-v, --verbose", "info logs on stderr (a command prints only warnings by default)")
     .option("--debug", "debug logs and stack traces")
     .addOption(
       new Option(
@@ -167,8 +168,10 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const { r, cmd } = pending as { r: Runner; cmd: Command };
   const globals = cmd.optsWithGlobals() as GlobalOptions;
+  // A short-lived command says what it did on stdout; its logs (stderr) are
+  // warnings unless asked for. The daemon sets its own logging (stdout, info).
   setupLogging({
-    level: globals.debug ? "debug" : "info",
+    level: globals.debug ? "debug" : globals.verbose ? "info" : "warning",
     to: "stderr",
     ...(globals.logFormat ? { format: globals.logFormat } : {}),
   });

@@ -3,9 +3,11 @@
  * random bytes, truncation, bad cookie, bad option lengths, option 52
  * overload loops, huge option 55 (RFC 3396 split), bit flips, and some valid
  * DISCOVERs. Frames are mutated in a reused buffer (cheap), UDP checksum 0.
- * Prints {"sent": n, "refused": m} at the end.
+ * Paced at `rate` packets per second (so the flood lasts its time on any
+ * machine instead of ending early on a fast one), until `count` are sent,
+ * `maxSeconds` pass or SIGTERM arrives. Prints {"sent", "refused", "seconds"}.
  *
- *   deno run -A tests/dhcp/fuzz_blaster.ts '{"ifname":"eth0","count":1000000,"seed":1}'
+ *   deno run -A tests/dhcp/fuzz_blaster.ts '{"ifname":"eth0","count":1000000,"rate":40000}'
  */
 import {
   bpfDropAll,
@@ -21,8 +23,14 @@ const args = JSON.parse(Deno.args[0] ?? "{}") as {
   ifname?: string;
   count: number;
   seed?: number;
+  /** Packets per second at most (default 40,000). */
+  rate?: number;
   maxSeconds?: number;
 };
+let stopped = false;
+Deno.addSignalListener("SIGTERM", () => {
+  stopped = true;
+});
 const sock = RawSocket.open(args.ifname ?? "eth0", bpfDropAll());
 let rng = (args.seed ?? 1) >>> 0 || 1;
 function rand(n: number): number {
@@ -89,8 +97,14 @@ function finish(len: number): Uint8Array<ArrayBuffer> {
 
 let sent = 0;
 let refused = 0;
-const until = Date.now() + (args.maxSeconds ?? 50) * 1000;
-for (let i = 0; i < args.count && Date.now() < until; i++) {
+const start = Date.now();
+const until = start + (args.maxSeconds ?? 50) * 1000;
+const perMs = (args.rate ?? 40_000) / 1000;
+for (let i = 0; i < args.count && !stopped && Date.now() < until; i++) {
+  // Ahead of the pace: wait for the clock (setTimeout also lets SIGTERM in).
+  while (!stopped && i > (Date.now() - start) * perMs) {
+    await new Promise((r) => setTimeout(r, 2));
+  }
   const base = bases[rand(bases.length)]!;
   let len = base.length;
   frame.set(base, PAY);
@@ -132,5 +146,5 @@ for (let i = 0; i < args.count && Date.now() < until; i++) {
   // Yield now and then so the kernel queue drains and the process stays responsive.
   if ((i & 4095) === 4095) await new Promise((r) => setTimeout(r, 0));
 }
-console.log(JSON.stringify({ sent, refused }));
+console.log(JSON.stringify({ sent, refused, seconds: (Date.now() - start) / 1000 }));
 sock.close();

@@ -3,11 +3,13 @@ import { createLab, labSkipReason } from "../lib/netns.ts";
 import { startFixture, udhcpcArgs, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
 
 const BLASTER = new URL("./fuzz_blaster.ts", import.meta.url).pathname;
-const COUNT = 1_000_000;
+/** How long the flood lasts at least, and its rate cap (packets per second). */
+const FLOOD_SECONDS = 15;
+const RATE = 40_000;
 
 Deno.test({
   name:
-    "a million random and mutated packets: the server survives, counts drops and keeps serving udhcpc",
+    "15 s of random and mutated packets: the server survives, counts drops and keeps serving udhcpc",
   ignore: labSkipReason(["udhcpc"]) !== null,
   async fn() {
     const dir = await Deno.makeTempDir();
@@ -35,14 +37,19 @@ Deno.test({
       });
       const script = await writeUdhcpcScript(dir);
       const udhcpc = udhcpcArgs(script, 20);
+      // The flood is held for a fixed wall time at a bounded rate, not for a
+      // packet count: a fast machine must not end it before the client is done.
       const blaster = lab.spawn("evil", [
         Deno.execPath(),
         "run",
         "-A",
         BLASTER,
-        JSON.stringify({ count: COUNT, seed: 42, maxSeconds: 55 }),
+        JSON.stringify({ count: 10 * FLOOD_SECONDS * RATE, rate: RATE, seed: 42, maxSeconds: 90 }),
       ], { stdout: "piped" });
       const blasterOut = new Response(blaster.stdout).text();
+      let blasterDone = false;
+      blaster.status.then(() => blasterDone = true);
+      const floodStart = performance.now();
 
       // During: once the flood is under way, a real client still gets a lease.
       // Our replies to the flood's valid DISCOVERs (offers to random MACs,
@@ -53,23 +60,24 @@ Deno.test({
       await srv.waitStats((s) => s.dropped.malformed > 10_000, 30_000);
       const attempts: string[] = [];
       let leased = false;
-      for (let i = 0; i < 5 && !leased; i++) {
+      const clientStart = performance.now();
+      for (let i = 0; i < 5 && !leased && !blasterDone; i++) {
         const during = await lab.exec("cli", udhcpc, { timeoutMs: 40_000 });
         leased = udhcpcEvents(during.stdout).some((e) =>
           e.event === "bound" && e.ip === "10.87.0.5"
         );
         attempts.push(`exit ${during.code}: ${during.stdout} ${during.stderr}`);
       }
+      const timeToLease = (performance.now() - clientStart) / 1000;
+      assert.ok(!blasterDone, `the flood ended (at most 90 s) before the client was served`);
       assert.ok(leased, `no lease during the flood:\n${attempts.join("\n")}`);
-      const blasterDone = await Promise.race([
-        blaster.status.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), 0)),
-      ]);
-      assert.ok(!blasterDone, "the lease came only after the flood ended");
-
+      // Hold the flood for its full time, then stop it.
+      const left = FLOOD_SECONDS * 1000 - (performance.now() - floodStart);
+      if (left > 0) await new Promise((r) => setTimeout(r, left));
+      blaster.kill("SIGTERM");
       assert.equal((await blaster.status).code, 0);
-      const { sent } = JSON.parse(await blasterOut) as { sent: number };
-      assert.ok(sent >= COUNT, `blaster sent only ${sent}`);
+      const flood = JSON.parse(await blasterOut) as { sent: number; seconds: number };
+      assert.ok(flood.sent > 10_000, `blaster sent only ${flood.sent}`);
 
       // After: alive, still serving, and the drops are counted.
       const after = await lab.exec("cli", udhcpc, { timeoutMs: 40_000 });
@@ -79,10 +87,16 @@ Deno.test({
       );
       await new Promise((r) => setTimeout(r, 600));
       const s = srv.lastStats();
-      assert.ok(s.received > 100_000, `server saw ${s.received}`);
-      assert.ok(s.dropped.malformed > 50_000, JSON.stringify(s));
+      // How much of the flood the server read depends on the machine: reported, not asserted.
+      assert.ok(s.dropped.malformed > 10_000, JSON.stringify(s));
       assert.equal(s.dropped.errors, 0, JSON.stringify(s));
-      console.log(`fuzz: sent ${sent}, server ${JSON.stringify(s)}`);
+      console.log(
+        `fuzz: flood ${flood.sent} packets in ${flood.seconds.toFixed(1)} s ` +
+          `(${Math.round(flood.sent / flood.seconds)}/s), client leased after ` +
+          `${timeToLease.toFixed(2)} s (${attempts.length} udhcpc run(s)); server ${
+            JSON.stringify(s)
+          }`,
+      );
       let alive = true;
       try {
         Deno.kill(srv.pid, "SIGCONT");
