@@ -78,3 +78,25 @@ export function setupLogging(
     ],
   });
 }
+
+/**
+ * At most one log line per key per `everyMs`: what a flood from the boot
+ * network would otherwise turn into a line per packet. `take` says whether to
+ * log now and how many occurrences were held back since the last line.
+ */
+export class LogThrottle {
+  #last = new Map<string, { at: number; held: number }>();
+  constructor(readonly everyMs = 10_000, readonly now: () => number = Date.now) {}
+
+  take(key: string): { log: boolean; suppressed: number } {
+    const t = this.now();
+    const e = this.#last.get(key);
+    if (e !== undefined && t - e.at < this.everyMs) {
+      e.held++;
+      return { log: false, suppressed: e.held };
+    }
+    if (this.#last.size >= 1024) this.#last.clear();
+    this.#last.set(key, { at: t, held: 0 });
+    return { log: true, suppressed: e?.held ?? 0 };
+  }
+}

@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import type { Host0, Machine } from "../config/mod.ts";
+import { openWithin, readOpened } from "../files/mod.ts";
 import { buildOverlay } from "./overlay.ts";
 import { writeTarGz } from "./tar.ts";
 
@@ -62,7 +63,13 @@ function randomSuffix(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-/** Reads every O/A source once; unreadable ones become issues at their lines. */
+/**
+ * Reads every O/A source once; unreadable ones become issues at their lines.
+ * Each is read from a descriptor verified to be a regular file whose real
+ * location is inside the real /host0 directory (files/open_confined.ts): a
+ * SRC that is, or was swapped for, a symlink leaving /host0 is refused, never
+ * copied into an overlay.
+ */
 async function readSources(host0: Host0, machines: readonly Machine[], issues: ConfigIssue[]) {
   const lines = [
     ...machines.flatMap((m) => m.manifest),
@@ -77,15 +84,35 @@ async function readSources(host0: Host0, machines: readonly Machine[], issues: C
     }
   }
   const sources = new Map<string, Uint8Array>();
+  if (wanted.size === 0) return sources;
+  let realDir: string;
+  try {
+    realDir = await Deno.realPath(host0.root);
+  } catch (e) {
+    issues.push({
+      file: host0.root,
+      message: `cannot open /host0 directory: ${(e as Error).message}`,
+    });
+    return sources;
+  }
   await Promise.all([...wanted].map(async ([path, l]) => {
+    const bad = (problem: string) =>
+      issues.push({ file: l.file, line: l.line, message: `SRC ${l.srcText}: ${problem}` });
+    const opened = await openWithin(realDir, path);
+    if (!opened.ok) {
+      bad(
+        opened.reason === "outside"
+          ? `${opened.detail}, outside the /host0 directory (${realDir})`
+          : opened.detail,
+      );
+      return;
+    }
     try {
-      sources.set(path, await Deno.readFile(path));
+      sources.set(path, await readOpened(opened.file, opened.info.size));
     } catch (e) {
-      issues.push({
-        file: l.file,
-        line: l.line,
-        message: `SRC ${l.srcText}: ${(e as Error).message}`,
-      });
+      bad((e as Error).message);
+    } finally {
+      opened.file.close();
     }
   }));
   return sources;

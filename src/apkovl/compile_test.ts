@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ConfigError } from "../errors.ts";
 import { loadHost0 } from "../config/mod.ts";
 import { copyTree, hashDir, HOST0_EXAMPLE } from "../../tests/config_corpus/tree.ts";
 import { compileOverlays, type IndexEntry } from "./mod.ts";
@@ -143,6 +144,60 @@ Deno.test("compileOverlays: host0-example compiles into overlays GNU tar unpacks
     const siblings: string[] = [];
     for await (const e of Deno.readDir(`${tmp}/state`)) siblings.push(e.name);
     assert.deepEqual(siblings, ["apkovl"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("compileOverlays: a SRC symlink inside /host0 is copied; one leaving it is refused", async () => {
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "mesh-compile-" }));
+  try {
+    const host0Dir = `${tmp}/host0`;
+    await copyTree(HOST0_EXAMPLE, host0Dir);
+    await Deno.remove(`${host0Dir}/state`, { recursive: true }).catch(() => {});
+    const secret = "root:SECRET-HASH:19000::::::\n";
+    await Deno.writeTextFile(`${tmp}/secret`, secret);
+    const mf = `${host0Dir}/machines/storage-1/manifest`;
+    const text = await Deno.readTextFile(mf);
+    const line = text.split("\n").length - (text.endsWith("\n") ? 1 : 0) + 1;
+    await Deno.writeTextFile(
+      mf,
+      `${text.endsWith("\n") ? text : `${text}\n`}` +
+        "O MODE=root:root:0600 SRC=/host0/machines/storage-1/extra TGT=/etc/extra\n",
+    );
+    const extra = `${host0Dir}/machines/storage-1/extra`;
+    // inside: a symlink to another file of /host0 works end to end
+    await Deno.symlink("../../groups/baseline/motd", extra);
+    const outDir = `${tmp}/state/apkovl`;
+    await compileOverlays(await loadHost0(host0Dir), { outDir });
+    assert.equal(
+      await tar(["-xzOf", `${outDir}/10eff964.tar.gz`, "etc/extra"]),
+      await Deno.readTextFile(`${host0Dir}/groups/baseline/motd`),
+    );
+    const published = await hashDir(outDir);
+
+    // outside: swapped in after `config check` passed, it is refused at its line
+    const host0 = await loadHost0(host0Dir);
+    await Deno.remove(extra);
+    await Deno.symlink(`${tmp}/secret`, extra);
+    let error: unknown;
+    try {
+      await compileOverlays(host0, { outDir });
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof ConfigError, String(error));
+    assert.equal(error.issues.length, 1, error.message);
+    assert.equal(error.file, mf);
+    assert.equal(error.line, line);
+    assert.match(error.message, /resolves to .*\/secret, outside the \/host0 directory/);
+    // nothing was published: the previous overlays are byte-identical
+    assert.deepEqual(await hashDir(outDir), published);
+    for (const file of Object.keys(published).filter((f) => f.endsWith(".tar.gz"))) {
+      assert.ok(!(await tar(["-xzOf", `${outDir}/${file}`])).includes("SECRET"), file);
+    }
+    // and `config check` refuses it as well
+    await assert.rejects(() => loadHost0(host0Dir), ConfigError);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -5,3 +5,4 @@
 export * from "./node_id.ts";
 export * from "./ipxe_script.ts";
 export * from "./boot_files.ts";
+export * from "./identity.ts";

@@ -167,6 +167,8 @@ export async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   const { r, cmd } = pending as { r: Runner; cmd: Command };
+  // What mesh writes (overlays, the database) can carry node secrets.
+  Deno.umask(0o077);
   const globals = cmd.optsWithGlobals() as GlobalOptions;
   // A short-lived command says what it did on stdout; its logs (stderr) are
   // warnings unless asked for. The daemon sets its own logging (stdout, info).

@@ -57,16 +57,36 @@ async function subdirs(dir: string): Promise<string[] | null> {
   return out.sort();
 }
 
-/** Checks that every O/A source is an existing regular file; stats each path once. */
-function sourceChecker(): (lines: readonly ManifestLine[], issues: ConfigIssue[]) => Promise<void> {
+/**
+ * Checks that every O/A source is an existing regular file whose real
+ * location (symlinks followed) is inside the real /host0 directory `realDir`:
+ * "SRC under /host0" is a rule about the file read, not about the string, so
+ * a symlink under /host0 to /etc/shadow is refused. Resolves each path once.
+ */
+function sourceChecker(
+  realDir: string,
+): (lines: readonly ManifestLine[], issues: ConfigIssue[]) => Promise<void> {
+  const prefix = realDir.endsWith("/") ? realDir : `${realDir}/`;
   const cache = new Map<string, Promise<string | null>>();
   const check = (path: string) => {
     let p = cache.get(path);
     if (!p) {
-      p = Deno.stat(path).then(
-        (info) => info.isFile ? null : "is not a regular file",
-        () => "does not exist",
-      );
+      p = (async () => {
+        let real: string;
+        try {
+          real = await Deno.realPath(path);
+        } catch {
+          return "does not exist";
+        }
+        if (!real.startsWith(prefix)) {
+          return `resolves to ${real}, outside the /host0 directory (${realDir})`;
+        }
+        try {
+          return (await Deno.stat(real)).isFile ? null : "is not a regular file";
+        } catch {
+          return "does not exist";
+        }
+      })();
       cache.set(path, p);
     }
     return p;
@@ -197,10 +217,12 @@ async function loadMachine(
  */
 export async function loadHost0(dir: string): Promise<Host0> {
   const issues: ConfigIssue[] = [];
+  let realDir: string;
   try {
     if (!(await Deno.stat(dir)).isDirectory) {
       throw new ConfigError({ file: dir, message: "not a directory" });
     }
+    realDir = await Deno.realPath(dir);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError({
@@ -209,7 +231,7 @@ export async function loadHost0(dir: string): Promise<Host0> {
     });
   }
   const p = (rel: string) => joinPath(dir, rel);
-  const check = sourceChecker();
+  const check = sourceChecker(realDir);
 
   const confText = await readOptional(p("host0.conf"), issues);
   const legacy = confText === null

@@ -8,7 +8,9 @@
  *   L SRC=/on/the/node TGT=/abs                       symlink TGT -> SRC
  *   D MODE=user:group:perms TGT=/abs                  directory
  *
- * Pure: whether an O/A source exists is checked by the loader.
+ * Pure: whether an O/A source exists, and whether its real location
+ * (symlinks followed) is still under /host0, is checked by the loader; the
+ * compiler reads it from a descriptor verified to be under /host0.
  */
 import type { ConfigIssue } from "../errors.ts";
 import {
@@ -77,7 +79,8 @@ export function parseMode(text: string): FileMode | string {
  * Maps a manifest SRC onto this machine: `/host0/...` becomes
  * `<host0Dir>/...` so a tree works from wherever it is checked out; an
  * absolute path already under host0Dir is kept. Anything else is refused so a
- * backup of /host0 is always complete.
+ * backup of /host0 is always complete. A string rule only: a symlink under
+ * /host0 may still point elsewhere (load.ts and apkovl/compile.ts refuse it).
  */
 export function mapSource(src: string, host0Dir: string): string | null {
   const norm = normaliseAbsolute(src);

@@ -43,7 +43,15 @@ export const DEFAULTS = {
     timeoutMs: 1000,
     retries: 5,
   },
-  http: { address: "0.0.0.0", port: 80, overlayAccess: Access.Lease },
+  http: {
+    address: "0.0.0.0",
+    port: 80,
+    overlayAccess: Access.Lease,
+    maxConnections: 1024,
+    maxPerClient: 64,
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
+  },
   boot: {
     ipxeDir: "/usr/lib/ipxe",
     bios: "undionly.kpxe",
@@ -77,7 +85,19 @@ const TFTP_KEYS = [
   "retries",
   "root",
 ] as const;
-const HTTP_KEYS = ["address", "port", "public_host", "overlay_access"] as const;
+const HTTP_KEYS = [
+  "address",
+  "port",
+  "public_host",
+  "overlay_access",
+  "api_access",
+  "management",
+  "api_token_file",
+  "max_connections",
+  "max_per_client",
+  "header_timeout_ms",
+  "idle_timeout_ms",
+] as const;
 const BOOT_KEYS = [
   "ipxe_dir",
   "bios",
@@ -201,6 +221,11 @@ class Section {
     const m = e ? this.w.map(e.value, this.where(key), allowed, e.key) : null;
     return new Section(this.w, m ?? new Map(), this.where(key), this.host0Dir);
   }
+}
+
+/** `{ [key]: value }` when the value is set, else nothing (for exactOptionalPropertyTypes). */
+function optional<K extends string, T>(key: K, value: T | undefined): { [k in K]?: T } {
+  return value === undefined ? {} : { [key]: value } as { [k in K]: T };
 }
 
 function ipValue(v: unknown): number | { error: string } {
@@ -423,6 +448,13 @@ export function parseMeshYaml(
     ...(publicHost !== undefined ? { publicHost } : {}),
     overlayAccess: h.oneOf<OverlayAccess>("overlay_access", Object.values(Access)) ??
       DEFAULTS.http.overlayAccess,
+    apiAccess: h.oneOf<"management" | "any">("api_access", ["management", "any"]) ?? "management",
+    management: h.list("management", cidrValue) ?? [],
+    ...optional("apiTokenFile", h.path_("api_token_file")),
+    maxConnections: h.int("max_connections", 1, 1_000_000) ?? DEFAULTS.http.maxConnections,
+    maxPerClient: h.int("max_per_client", 1, 1_000_000) ?? DEFAULTS.http.maxPerClient,
+    headerTimeoutMs: h.int("header_timeout_ms", 100, 600_000) ?? DEFAULTS.http.headerTimeoutMs,
+    idleTimeoutMs: h.int("idle_timeout_ms", 100, 3_600_000) ?? DEFAULTS.http.idleTimeoutMs,
   };
 
   const b = s.sub("boot", BOOT_KEYS);

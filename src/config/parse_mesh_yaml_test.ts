@@ -30,7 +30,17 @@ Deno.test("mesh.yaml absent: every default applies", () => {
     retries: 5,
     root: "/h/state/boot",
   });
-  assert.deepEqual(s.http, { address: 0, port: 80, overlayAccess: "lease" });
+  assert.deepEqual(s.http, {
+    address: 0,
+    port: 80,
+    overlayAccess: "lease",
+    apiAccess: "management",
+    management: [],
+    maxConnections: 1024,
+    maxPerClient: 64,
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
+  });
   assert.deepEqual(s.boot, {
     ipxeDir: "/usr/lib/ipxe",
     bios: "undionly.kpxe",
@@ -69,7 +79,7 @@ dhcp:
     - { mac: "AA-BB-CC-DD-EE-FF", ip: 10.20.0.5, hostname: box }
     - { node: 0a1b2c3d, ip: 10.20.0.6 }
 tftp: { address: 10.20.0.1, port: 6969, max_transfers: 10, per_client: 2, timeout_ms: 500, retries: 3, root: tftproot }
-http: { address: 10.20.0.1, port: 8080, public_host: boot.lab, overlay_access: any }
+http: { address: 10.20.0.1, port: 8080, public_host: boot.lab, overlay_access: any, api_access: any, management: [10.9.0.0/16], api_token_file: token }
 boot:
   ipxe_dir: ipxe
   bios: undionly.kpxe
@@ -114,6 +124,13 @@ mirror: { dir: /srv/mirror, upstream: "https://example.org/alpine/" }
     port: 8080,
     publicHost: "boot.lab",
     overlayAccess: "any",
+    apiAccess: "any",
+    management: [{ network: parseIpv4("10.9.0.0"), prefix: 16 }],
+    apiTokenFile: "/h/token",
+    maxConnections: 1024,
+    maxPerClient: 64,
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
   });
   assert.deepEqual(s.boot, {
     ipxeDir: "/h/ipxe",

@@ -76,6 +76,17 @@ export interface HttpSettings {
   /** Host or IP put into URLs; undefined means "the serving interface's address". */
   readonly publicHost?: string;
   readonly overlayAccess: OverlayAccess;
+  /** Who may use the node API: `management` addresses (and loopback), or `any`. */
+  readonly apiAccess: "management" | "any";
+  readonly management: readonly Cidr[];
+  /** File holding a bearer token that opens the node API from anywhere. */
+  readonly apiTokenFile?: string;
+  /** Open connections at most, and per client address. */
+  readonly maxConnections: number;
+  readonly maxPerClient: number;
+  /** A request head must arrive within this; a kept-alive connection idles this long. */
+  readonly headerTimeoutMs: number;
+  readonly idleTimeoutMs: number;
 }
 
 export interface BootSettings {

@@ -14,7 +14,13 @@ import type { BootFilesConfig } from "../boot/mod.ts";
 import { type Host0, loadHost0, type Settings } from "../config/mod.ts";
 import { startDhcpService } from "../dhcp/mod.ts";
 import { ConfigError, formatIssue } from "../errors.ts";
-import { createApp, type HttpConfig, loadOverlayIndex, serveHttp } from "../http/mod.ts";
+import {
+  type ApiAccess,
+  createApp,
+  type HttpConfig,
+  loadOverlayIndex,
+  serveHttp,
+} from "../http/mod.ts";
 import { formatIpv4, listInterfaces } from "../net/mod.ts";
 import { acquireStateLock, LeaseStore, NodeStore, openStore, Stage } from "../store/mod.ts";
 import { startTftpServer, type TransferStats } from "../tftp/mod.ts";
@@ -22,6 +28,7 @@ import { installIpxeBinaries } from "./boot_assets.ts";
 import { SwappableCatalog } from "./catalog.ts";
 import { SqliteLeaseLookup } from "./lease_lookup.ts";
 import { planServerInterfaces, type ServedInterface } from "./segments.ts";
+import { superviseState } from "./state_health.ts";
 
 const log = getLogger(["mesh", "daemon"]);
 
@@ -92,10 +99,14 @@ function tftpStage(
  * clean stop; throws ConfigError / StateLockedError / Error on a failed start.
  */
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  // Overlays and the database carry node secrets: nothing mesh writes is for
+  // other local users, whatever umask the daemon was started with.
+  Deno.umask(0o077);
   const host0 = await loadHost0(opts.host0Dir);
   const settings = host0.settings;
   const stateDir = opts.stateDir ?? settings.stateDir;
-  await Deno.mkdir(stateDir, { recursive: true });
+  await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(stateDir, 0o700);
   const lock = acquireStateLock(`${stateDir}/mesh.lock`);
   const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
   const stop = new AbortController();
@@ -125,9 +136,14 @@ async function serve(
 ): Promise<number> {
   const settings = host0.settings;
   const store = openStore(`${stateDir}/mesh.db`);
+  for (const f of ["mesh.db", "mesh.db-wal", "mesh.db-shm"]) {
+    await Deno.chmod(`${stateDir}/${f}`, 0o600).catch(() => {});
+  }
   const registry = new NodeStore(store.db);
   const leases = new LeaseStore(store.db);
   cleanups.push(() => store.close(), () => registry.close(), () => leases.flush());
+  const health = superviseState(stateDir, registry, stop);
+  cleanups.push(() => health.close());
 
   const apkovlDir = `${stateDir}/apkovl`;
   const compiled = await compileOverlays(host0, { outDir: apkovlDir });
@@ -145,6 +161,7 @@ async function serve(
   const paths = bootPaths(settings);
   const base = publicBase(settings, plan.served);
   const leaseLookup = new SqliteLeaseLookup(store.db);
+  const apiAccess = await apiAccessOf(settings);
 
   // HTTP: boot scripts, overlays, boot files, mirror, node API.
   const app = createApp({
@@ -158,6 +175,7 @@ async function serve(
       // with the address it used, unless mesh.yaml names one host for all.
       baseFromHost: settings.http.publicHost === undefined,
       overlayAccess: settings.http.overlayAccess,
+      apiAccess,
     },
     roots: { mirror: settings.mirror.dir, boot: bootDir },
   });
@@ -166,6 +184,10 @@ async function serve(
     http = serveHttp(app, {
       hostname: formatIpv4(settings.http.address),
       port: settings.http.port,
+      maxConnections: settings.http.maxConnections,
+      maxPerClient: settings.http.maxPerClient,
+      headerTimeoutMs: settings.http.headerTimeoutMs,
+      idleTimeoutMs: settings.http.idleTimeoutMs,
       signal: stop.signal,
     });
   } catch (e) {
@@ -248,7 +270,10 @@ async function serve(
         boot,
         store: leases,
         signal: stop.signal,
-        onEvent: (ev) =>
+        onEvent: (ev) => {
+          // the firmware's option 97: what ties this MAC to its SMBIOS UUID
+          const uuid = ev.detail.uuid;
+          if (typeof uuid === "string") leaseLookup.noteDhcpUuid(ev.mac, uuid);
           registry.record({
             mac: ev.mac,
             ...(ev.ip !== undefined ? { ip: ev.ip } : {}),
@@ -256,7 +281,8 @@ async function serve(
             source: "dhcp",
             detail: ev.detail,
             at: Date.now(),
-          }),
+          });
+        },
       });
     } catch (e) {
       const msg = (e as Error).message;
@@ -312,5 +338,28 @@ async function serve(
   );
   await reloading;
   log.info("mesh stopping");
-  return 0;
+  return health.exitCode;
+}
+
+/** http.api_access as the HTTP service takes it, with the token read from its file. */
+async function apiAccessOf(settings: Settings): Promise<ApiAccess> {
+  const h = settings.http;
+  let token: string | undefined;
+  if (h.apiTokenFile !== undefined) {
+    try {
+      token = (await Deno.readTextFile(h.apiTokenFile)).trim();
+    } catch (e) {
+      throw new Error(
+        `http.api_token_file: cannot read ${h.apiTokenFile}: ${(e as Error).message}`,
+      );
+    }
+    if (token.length < 16) {
+      throw new Error(`http.api_token_file: ${h.apiTokenFile} holds fewer than 16 characters`);
+    }
+  }
+  return {
+    mode: h.apiAccess,
+    management: h.management.map((c) => [c.network, c.prefix] as const),
+    ...(token !== undefined ? { token } : {}),
+  };
 }

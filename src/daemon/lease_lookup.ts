@@ -16,9 +16,13 @@ function ipNumber(ip: string): number | null {
   }
 }
 
-/** LeaseLookup over the SQLite leases table. */
+/** MACs whose option 97 UUID is remembered (bounded: a flood of made-up MACs evicts the oldest). */
+const MAX_UUIDS = 65_536;
+
+/** LeaseLookup over the SQLite leases table, plus the option 97 UUIDs our DHCP server saw. */
 export class SqliteLeaseLookup implements LeaseLookup {
   #macForIp: StatementSync;
+  #uuids = new Map<string, string>();
   constructor(db: DatabaseSync, readonly now: () => number = Date.now) {
     this.#macForIp = db.prepare(
       "SELECT mac FROM leases WHERE ip = ? AND state = 'bound' AND expires_at > ?",
@@ -28,6 +32,16 @@ export class SqliteLeaseLookup implements LeaseLookup {
     const n = ipNumber(ip);
     if (n === null) return undefined;
     return (this.#macForIp.get(n, this.now()) as { mac: string } | undefined)?.mac;
+  }
+  /** Remembers the UUID a MAC sent in option 97 (DHCP events call this). */
+  noteDhcpUuid(mac: string, uuid: string): void {
+    const key = mac.toLowerCase();
+    this.#uuids.delete(key);
+    this.#uuids.set(key, uuid);
+    if (this.#uuids.size > MAX_UUIDS) this.#uuids.delete(this.#uuids.keys().next().value!);
+  }
+  dhcpUuid(mac: string): string | undefined {
+    return this.#uuids.get(mac.toLowerCase());
   }
   ipHoldsMac(ip: string, mac: string): boolean {
     return this.macForIp(ip) === mac.toLowerCase();

@@ -25,7 +25,7 @@ import {
   textValue,
   u32Value,
 } from "./option_values.ts";
-import { type DhcpPacket, isEthernet } from "./packet.ts";
+import { clientMac, type DhcpPacket, isEthernet } from "./packet.ts";
 import { buildReply } from "./reply.ts";
 
 /** Settings of one served segment. */
@@ -62,9 +62,23 @@ export interface RequestContext {
   readonly receivedVia: "broadcast" | "unicast";
 }
 
+/** The pool a DISCOVER found without a free address (the shell counts and logs it). */
+export interface PoolExhaustion {
+  readonly segment: string;
+  /** The dynamic range (inclusive), u32. */
+  readonly rangeStart: number;
+  readonly rangeEnd: number;
+}
+
 /** What to do with one request. Every kind carries the rows to commit first. */
 export type Decision =
-  | { readonly kind: "ignore"; readonly reason: string; readonly changes: readonly LeaseChange[] }
+  | {
+    readonly kind: "ignore";
+    readonly reason: string;
+    readonly changes: readonly LeaseChange[];
+    /** Set when the request goes unanswered because its pool has no free address. */
+    readonly exhausted?: PoolExhaustion;
+  }
   | {
     readonly kind: "record";
     readonly reason: string;
@@ -83,6 +97,12 @@ export type Decision =
 /** The responder and its pools. */
 export interface AuthoritativeResponder {
   respond(req: DhcpPacket, ctx: RequestContext): Decision;
+  /**
+   * Whether the client is one we know: it has a lease row (bound, or an
+   * earlier one kept for it) or a reservation in the pool the request is
+   * for. Changes nothing; the shell answers known clients first under load.
+   */
+  knows(req: DhcpPacket, ctx: RequestContext): boolean;
   /** Pool of a segment. */
   pool(segment: string): LeasePool | undefined;
   readonly pools: ReadonlyMap<string, LeasePool>;
@@ -255,7 +275,15 @@ export function authoritativeResponder(deps: AuthoritativeDeps): AuthoritativeRe
     switch (type) {
       case MessageType.Discover: {
         const a = pool.allocate(lc, requested, ctx.now);
-        if (a === null) return ignore(`pool ${pool.segment} exhausted`);
+        if (a === null) {
+          const { segment, rangeStart, rangeEnd } = pool.config;
+          return {
+            kind: "ignore",
+            reason: `pool ${segment} exhausted`,
+            changes: [],
+            exhausted: { segment, rangeStart, rangeEnd },
+          };
+        }
         return reply(
           req,
           ctx,
@@ -354,8 +382,20 @@ export function authoritativeResponder(deps: AuthoritativeDeps): AuthoritativeRe
     }
   }
 
+  function knows(req: DhcpPacket, ctx: RequestContext): boolean {
+    if (req.op !== Op.BootRequest || !isEthernet(req)) return false;
+    const pool = poolFor(req, ctx);
+    if (pool === undefined) return false;
+    // Leases and MAC reservations are keyed by the MAC alone: no need to classify the client.
+    const bare: LeaseClient = { mac: clientMac(req), clientId: null, nodeIds: [], hostname: null };
+    if (pool.leaseOf(bare) !== undefined || pool.reservationOf(bare) !== undefined) return true;
+    if (!pool.hasNodeReservations) return false;
+    return pool.reservationOf({ ...bare, nodeIds: nodeIdsOf(classifyClient(req)) }) !== undefined;
+  }
+
   return {
     respond,
+    knows,
     pool: (segment) => pools.get(segment),
     pools,
     probeFailed(segment, ip, now, mac) {

@@ -430,6 +430,12 @@ Deno.test("respond() ignores DISCOVER when the pool is exhausted, then reuses ex
   const full = r.respond(makeDiscover({ mac: "52:54:00:00:03:00" }), ctx(T0 + 20_000));
   assert.equal(full.kind, "ignore");
   assert.match(full.reason, /exhausted/);
+  // The shell counts and logs it from this marker, not from the reason's wording.
+  assert.deepEqual(full.kind === "ignore" ? full.exhausted : undefined, {
+    segment: "lan0",
+    rangeStart: ip("10.0.0.100"),
+    rangeEnd: ip("10.0.0.109"),
+  });
   const later = T0 + 3_700_000;
   assert.equal(dora(r, { mac: "52:54:00:00:03:00" }, later), "10.0.0.100");
   assert.equal(dora(r, { mac: "52:54:00:00:03:01" }, later), "10.0.0.101");
@@ -521,4 +527,55 @@ Deno.test("expireDue() marks overdue bound leases expired", () => {
   const c = r.expireDue(T0 + 3_600_000);
   assert.equal(c.length, 1);
   assert.equal(c[0]?.state, "expired");
+});
+
+Deno.test("respond() marks only 'no free address' as exhaustion", () => {
+  const r = authoritativeResponder(deps());
+  const ignored = [
+    r.respond(makeRequest({ mac: "52:54:00:00:00:01", serverId: "10.9.9.9" }), ctx()),
+    r.respond(makeDiscover({ mac: "52:54:00:00:00:01" }), ctx(T0, { segment: "nowhere" })),
+    r.respond(makeRelease({ mac: "52:54:00:00:00:01", ciaddr: "10.0.0.100" }), ctx()),
+  ];
+  for (const d of ignored) {
+    assert.equal(d.kind, "ignore", d.reason);
+    assert.equal(d.kind === "ignore" ? d.exhausted : "n/a", undefined, d.reason);
+  }
+  // A relayed pool reports its own segment and range.
+  for (let i = 0; i < 11; i++) {
+    const spec = { mac: `52:54:00:00:05:${i.toString(16).padStart(2, "0")}`, giaddr: "10.20.0.1" };
+    assert.equal(typeOf(r.respond(makeDiscover(spec), ctx())), MessageType.Offer);
+  }
+  const full = r.respond(makeDiscover({ mac: "52:54:00:00:06:00", giaddr: "10.20.0.1" }), ctx());
+  assert.deepEqual(full.kind === "ignore" ? full.exhausted : undefined, {
+    segment: "relay-net",
+    rangeStart: ip("10.20.0.50"),
+    rangeEnd: ip("10.20.0.60"),
+  });
+});
+
+Deno.test("knows() is true for a lease or a reservation, false for a stranger, and changes nothing", () => {
+  const r = authoritativeResponder(
+    deps({ nodeIds: (c) => c.mac === "52:54:00:00:bb:bb" ? ["deadbeef"] : [] }),
+  );
+  const stranger = makeDiscover({ mac: "52:54:00:00:00:77" });
+  assert.equal(r.knows(stranger, ctx()), false);
+  // Asking does not hold an offer: the stranger's DISCOVER still gets the first address.
+  assert.equal(r.pool("lan0")!.counts(T0).offered, 0);
+  assert.equal(r.knows(makeDiscover({ mac: "52:54:00:00:aa:aa" }), ctx()), true, "MAC reservation");
+  assert.equal(
+    r.knows(makeDiscover({ mac: "52:54:00:00:bb:bb" }), ctx()),
+    true,
+    "node reservation",
+  );
+  // An offer alone is not a lease; the ACK makes the client known, and so does its old lease.
+  const mac = "52:54:00:00:00:01";
+  replyOf(r.respond(makeDiscover({ mac }), ctx()));
+  assert.equal(r.knows(makeDiscover({ mac }), ctx()), false);
+  const yi = dora(r, { mac });
+  assert.equal(r.knows(makeDiscover({ mac }), ctx()), true);
+  r.respond(makeRelease({ mac, ciaddr: yi, serverId: SERVER }), ctx());
+  assert.equal(r.knows(makeDiscover({ mac }), ctx(T0 + 1000)), true, "after RELEASE");
+  // Known on the pool the request is for: on another segment or an unserved relay it is not.
+  assert.equal(r.knows(makeDiscover({ mac, giaddr: "10.20.0.1" }), ctx()), false);
+  assert.equal(r.knows(makeDiscover({ mac }), ctx(T0, { segment: "nowhere" })), false);
 });

@@ -122,6 +122,11 @@ export class LeasePool {
     return undefined;
   }
 
+  /** True when some reservation names a node id (then `reservationOf` needs the client's ids). */
+  get hasNodeReservations(): boolean {
+    return this.#reservedByNode.size > 0;
+  }
+
   /** True when `ip` is bound (unexpired) or quarantined for anyone but `client`. */
   #heldByOther(ip: number, key: string, now: number): boolean {
     const row = this.#rows.get(ip);

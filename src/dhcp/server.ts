@@ -7,6 +7,13 @@
  * commit → send the replies whose changes are durable, to the RFC 2131 §4.1
  * destination the responder chose (destination.ts). No packet can stop the
  * loop: every step of every packet is guarded.
+ *
+ * Under a flood: every client MAC (chaddr) has a request budget (a token
+ * bucket, ClientBudget), so one MAC hammering the server costs a decode per
+ * packet and no more; when a burst fills a whole group, requests of known
+ * clients (a lease or a reservation) are decided and answered first; and a
+ * pool with no free address says so in one warning per pool per minute
+ * (ExhaustionNotices) instead of going silent.
  */
 import { getLogger } from "@logtape/logtape";
 import { DecodeError } from "../errors.ts";
@@ -19,7 +26,16 @@ import {
   formatIpv4,
   type SendTarget,
 } from "../net/mod.ts";
-import type { Decision, RequestContext } from "./authoritative.ts";
+import type { Decision, PoolExhaustion, RequestContext } from "./authoritative.ts";
+import {
+  ClientBudget,
+  type ClientBudgetOptions,
+  DEFAULT_CLIENT_BUDGET,
+  type ExhaustionLine,
+  ExhaustionNotices,
+  knownFirst,
+  macKey,
+} from "./flood_guard.ts";
 import { ConflictProbe } from "./conflict_probe.ts";
 import { ProbeAhead } from "./probe_ahead.ts";
 import { DHCP_CLIENT_PORT, MessageType, Opt } from "./constants.ts";
@@ -32,6 +48,8 @@ const log = getLogger(["mesh", "dhcp"]);
 /** The pure decision maker the loop drives (the authoritative responder satisfies it). */
 export interface DhcpResponder {
   respond(req: DhcpPacket, ctx: RequestContext): Decision;
+  /** Whether the client holds a lease or a reservation (answered first under load). */
+  knows?(req: DhcpPacket, ctx: RequestContext): boolean;
   /** An ARP probe found `ip` in use: quarantine it; returns rows to persist. */
   probeFailed?(segment: string, ip: number, now: number, mac?: string): readonly LeaseChange[];
   /** Marks overdue bound leases expired; returns rows to persist. */
@@ -80,7 +98,21 @@ export interface DhcpServerOptions {
    * not throw (errors are caught and counted).
    */
   readonly onDecision?: (req: DhcpPacket, d: Decision, sent: boolean, ctx: RequestContext) => void;
+  /**
+   * Request budget per client MAC (DEFAULT_CLIENT_BUDGET where unset);
+   * false turns it off. Requests over it are dropped (`dropped.rateLimited`).
+   */
+  readonly clientBudget?: Partial<ClientBudgetOptions> | false;
 }
+
+export {
+  ClientBudget,
+  type ClientBudgetOptions,
+  DEFAULT_CLIENT_BUDGET,
+  ExhaustionNotices,
+  knownFirst,
+  macKey,
+} from "./flood_guard.ts";
 
 /** Counters, all monotonic. */
 export interface DhcpServerStats {
@@ -102,6 +134,13 @@ export interface DhcpServerStats {
     badFrames: number;
     /** Replies held back because their lease changes could not be committed. */
     notDurable: number;
+    /** Requests from a MAC over its budget (ClientBudget): dropped before the responder. */
+    rateLimited: number;
+    /**
+     * DISCOVERs unanswered because their pool had no free address (also
+     * counted in `ignored`); logged once per pool per minute.
+     */
+    poolExhausted: number;
   };
   /** Ignore reasons and how often each happened (bounded set). */
   ignoreReasons: Record<string, number>;
@@ -178,6 +217,8 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
       sendFailures: 0,
       badFrames: 0,
       notDurable: 0,
+      rateLimited: 0,
+      poolExhausted: 0,
     },
     ignoreReasons: {},
     commits: 0,
@@ -223,6 +264,32 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
       l.probe?.close();
     }
     throw e;
+  }
+
+  const budget = opts.clientBudget === false
+    ? undefined
+    : new ClientBudget({ ...DEFAULT_CLIENT_BUDGET, ...opts.clientBudget });
+  const exhaustion = new ExhaustionNotices();
+
+  function logExhausted(line: ExhaustionLine): void {
+    const { pool } = line;
+    log.warn("address pool exhausted: requests go unanswered", {
+      segment: pool.segment,
+      pool: `${formatIpv4(pool.rangeStart)}-${formatIpv4(pool.rangeEnd)}`,
+      unanswered: line.unanswered,
+      ...(line.sinceMs !== undefined ? { sinceSeconds: Math.round(line.sinceMs / 1000) } : {}),
+    });
+  }
+
+  function noteExhausted(pool: PoolExhaustion): void {
+    stats.dropped.poolExhausted++;
+    const line = exhaustion.note(pool, now());
+    if (line !== null) logExhausted(line);
+  }
+
+  /** Logs the exhaustion counts held back whose minute is over. */
+  function reportExhaustion(): void {
+    for (const line of exhaustion.due(now())) logExhausted(line);
   }
 
   function countIgnore(reason: string): void {
@@ -315,7 +382,10 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
           ...(d.kind === "reply" ? { yiaddr: formatIpv4(d.packet.yiaddr) } : {}),
         });
       }
-      if (d.kind === "ignore") countIgnore(d.reason);
+      if (d.kind === "ignore") {
+        countIgnore(d.reason);
+        if (d.exhausted !== undefined) noteExhausted(d.exhausted);
+      }
       return d;
     } catch (e) {
       stats.dropped.errors++;
@@ -366,6 +436,17 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     }
   }
 
+  const knows = opts.responder.knows?.bind(opts.responder);
+  function knowsSafely(req: DhcpPacket, ctx: RequestContext): boolean {
+    try {
+      return knows!(req, ctx);
+    } catch (e) {
+      stats.dropped.errors++;
+      log.warn("responder failed", { error: errText(e), xid: req.xid });
+      return false;
+    }
+  }
+
   /** Only addresses on the ingress link can be probed (relayed subnets are elsewhere). */
   function wantsProbe(link: Link, ip: number): boolean {
     return link.probe !== undefined && cidrContains(link.itf.subnet, ip);
@@ -410,14 +491,16 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
       out = [];
       rows = [];
       silent = [];
+      reportExhaustion();
     };
     while (!ctl.signal.aborted) {
       let batch: DhcpDatagram[];
+      const room = GATHER_MAX - out.length;
       try {
         // At most one commit group at a time: after a stall the backlog is answered in
         // groups (a steady stream like the requests), not one burst a slow client
         // socket cannot absorb.
-        batch = await transport.receive(250, GATHER_MAX - out.length);
+        batch = await transport.receive(250, room);
       } catch (e) {
         stats.dropped.errors++;
         log.error("receive failed", { error: errText(e), iface: itf.name });
@@ -427,6 +510,7 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
       }
       if (batch.length === 0) {
         if (rows.length > 0 || out.length > 0 || silent.length > 0) flush();
+        else reportExhaustion();
         continue;
       }
       const t = now();
@@ -441,13 +525,27 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
       if (out.length === 0 && rows.length === 0 && silent.length === 0) {
         gatheringSince = performance.now();
       }
+      const tick = performance.now();
+      let reqs: { req: DhcpPacket; ctx: RequestContext }[] = [];
       for (const dg of batch) {
         stats.received++;
         const req = decode(dg);
         if (req === null) continue;
+        // Over its budget: dropped before the responder (which is the costly part).
+        if (budget !== undefined && !budget.take(macKey(req.chaddr), tick)) {
+          stats.dropped.rateLimited++;
+          continue;
+        }
         const ctx = dg.dstIp === 0xffffffff || dg.dstIp === link.broadcastIp
           ? viaBroadcast
           : viaUnicast;
+        reqs.push({ req, ctx });
+      }
+      // A burst that fills the group means more are waiting: known clients go first.
+      if (batch.length >= room && reqs.length > 1 && knows !== undefined) {
+        reqs = knownFirst(reqs, (r) => knowsSafely(r.req, r.ctx));
+      }
+      for (const { req, ctx } of reqs) {
         const d = decide(req, ctx);
         if (d === null) continue;
         if (d.kind !== "reply") {

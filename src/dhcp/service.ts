@@ -21,7 +21,7 @@ import { MessageType, Opt } from "./constants.ts";
 import type { LeaseChange, LeaseRow, PoolReservation } from "./lease_types.ts";
 import { bytesToText, getMessageType } from "./option_values.ts";
 import type { DhcpPacket } from "./packet.ts";
-import { type DhcpServerHandle, startDhcpServer } from "./server.ts";
+import { type DhcpServerHandle, type DhcpServerOptions, startDhcpServer } from "./server.ts";
 
 const log = getLogger(["mesh", "dhcp"]);
 
@@ -92,6 +92,8 @@ export interface DhcpServiceOptions {
   readonly now?: () => number;
   /** How often overdue leases are marked expired (default 10 s). */
   readonly sweepMs?: number;
+  /** Request budget per client MAC (default DEFAULT_CLIENT_BUDGET; false: none). */
+  readonly clientBudget?: DhcpServerOptions["clientBudget"];
 }
 
 /** The running service. */
@@ -254,6 +256,7 @@ export function startDhcpService(opts: DhcpServiceOptions): DhcpServiceHandle {
     ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
     ...(opts.now !== undefined ? { now: opts.now } : {}),
     ...(opts.sweepMs !== undefined ? { sweepMs: opts.sweepMs } : {}),
+    ...(opts.clientBudget !== undefined ? { clientBudget: opts.clientBudget } : {}),
     ...(opts.onEvent !== undefined ? { onDecision: eventHook(opts.onEvent) } : {}),
   });
   log.info("dhcp service started", {

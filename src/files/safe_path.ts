@@ -2,7 +2,9 @@
  * @module
  * The one traversal guard shared by TFTP and HTTP. `checkRequestPath` is pure
  * (string rules); `resolveConfined` adds the file-system rules (symlinks that
- * leave the root, device files, directories).
+ * leave the root, device files, directories). A resolved path is a check, not
+ * a handle: open it with `openConfined` (open_confined.ts), which verifies the
+ * opened descriptor, never by path.
  */
 
 /** Why a request path was refused. */

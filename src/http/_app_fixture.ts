@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { nodeIdFor } from "../boot/mod.ts";
 import { MemoryCatalog, MemoryLeases, MemoryRegistry } from "../testing/http_fakes.ts";
 import { createApp, type HttpApp } from "./app.ts";
-import type { HttpConfig, OverlayAccess } from "./deps.ts";
+import type { ApiAccess, HttpConfig, OverlayAccess } from "./deps.ts";
 
 export const NODE_MAC = "52:54:00:12:34:56";
 export const NODE_UUID = "7e570000-0000-4000-8000-525400110101";
@@ -58,6 +58,7 @@ export async function makeFixture(
     withDefault?: boolean;
     bigFile?: number;
     baseFromHost?: boolean;
+    apiAccess?: ApiAccess;
   } = {},
 ): Promise<Fixture> {
   const dir = await Deno.makeTempDir({ prefix: "mesh-http-" });
@@ -114,6 +115,7 @@ export async function makeFixture(
     extraCmdline: "console=tty0",
     overlayAccess: opts.overlayAccess ?? "lease",
     ...(opts.baseFromHost !== undefined ? { baseFromHost: opts.baseFromHost } : {}),
+    ...(opts.apiAccess !== undefined ? { apiAccess: opts.apiAccess } : {}),
   };
   let t = 1_700_000_000_000;
   const app = createApp({

@@ -1,15 +1,13 @@
 /**
  * @module
- * JSON for the CLI and the status page (read-only), the one write a booted
- * node makes (its online report), plus health and metrics.
+ * Health and Prometheus metrics (no node identities: open to every address).
+ * The node API is in node_api_routes.ts.
  */
-import type { Context, Hono } from "hono";
-import { isNodeId } from "../boot/mod.ts";
-import { Stage } from "../store/mod.ts";
-import { clientIp, type HttpEnv } from "./context.ts";
+import type { Hono } from "hono";
+import type { HttpEnv } from "./context.ts";
 import type { HttpState } from "./state.ts";
 
-function metricsText(state: HttpState): string {
+function metricsText(state: HttpState, env?: HttpEnv["Bindings"]): string {
   const c = state.counters;
   const lines: string[] = [];
   const counter = (name: string, help: string, value: number) => {
@@ -26,6 +24,53 @@ function metricsText(state: HttpState): string {
   );
   counter("mesh_http_not_found_total", "Requests answered 404.", c.notFound);
   counter("mesh_http_errors_total", "Requests that failed with 500.", c.errors);
+  counter(
+    "mesh_http_claims_ignored_total",
+    "Boot script requests whose mac/uuid contradicted the lease or a node's bound MAC.",
+    c.claimsIgnored,
+  );
+  counter(
+    "mesh_http_report_refusals_total",
+    "Online reports refused (not from the node's own address).",
+    c.reportRefusals,
+  );
+  counter(
+    "mesh_http_api_refusals_total",
+    "Node API requests refused by http.api_access.",
+    c.apiRefusals,
+  );
+  // Connection counters come from the listener: the sendfile engine passes
+  // them in the bindings (serve.ts); Deno.serve has none, so they are left out.
+  const conns = (env as {
+    httpStats?: {
+      readonly accepted: number;
+      readonly refusedPerClient: number;
+      readonly refusedGlobal: number;
+      readonly active: number;
+      readonly timeouts: number;
+    };
+  } | undefined)?.httpStats;
+  if (conns !== undefined) {
+    counter("mesh_http_connections_accepted_total", "TCP connections accepted.", conns.accepted);
+    const refused = "mesh_http_connections_refused_total";
+    lines.push(
+      `# HELP ${refused} TCP connections refused: over the per-client or the global limit.`,
+      `# TYPE ${refused} counter`,
+      `${refused}{reason="per_client"} ${conns.refusedPerClient}`,
+      `${refused}{reason="global"} ${conns.refusedGlobal}`,
+    );
+    counter(
+      "mesh_http_timeouts_total",
+      "Connections closed for a header, idle or send timeout.",
+      conns.timeouts,
+    );
+    const active = "mesh_http_connections_active";
+    lines.push(
+      `# HELP ${active} TCP connections open.`,
+      `# TYPE ${active} gauge`,
+      `${active} ${conns.active}`,
+    );
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -33,33 +78,7 @@ export function mountApiRoutes(app: Hono<HttpEnv>, state: HttpState): void {
   app.get("/healthz", (c) => c.text("ok\n"));
   app.get(
     "/metrics",
-    (c) => c.text(metricsText(state), 200, { "content-type": "text/plain; version=0.0.4" }),
+    (c) => c.text(metricsText(state, c.env), 200, { "content-type": "text/plain; version=0.0.4" }),
   );
-  app.get("/api/v1/nodes", (c) => c.json(state.deps.registry.list()));
-  // A booted node reports in (its overlay's local.d script, or the e2e init):
-  // the last stage of a boot. GET as well as POST, because busybox wget in an
-  // initramfs or a minimal overlay can only GET.
-  const online = (c: Context<HttpEnv>) => {
-    const id = c.req.query("id") ?? "";
-    if (!isNodeId(id)) return c.json({ error: "id must be 8 lower-case hex characters" }, 400);
-    c.set("nodeId", id);
-    const ip = clientIp(c);
-    state.deps.registry.record({
-      nodeId: id,
-      ...(ip !== undefined ? { ip } : {}),
-      stage: Stage.Online,
-      source: "node",
-      at: (state.deps.clock ?? Date.now)(),
-    });
-    return c.body(null, 204);
-  };
-  app.get("/api/v1/report/online", online);
-  app.post("/api/v1/report/online", online);
-  app.get("/api/v1/nodes/:id", (c) => {
-    const id = c.req.param("id");
-    const node = state.deps.registry.get(id);
-    if (node === undefined) return c.json({ error: "node not found", id }, 404);
-    if (node.id !== null) c.set("nodeId", node.id);
-    return c.json(node);
-  });
+  // the node API (list, detail, online report) is in node_api_routes.ts
 }

@@ -4,20 +4,24 @@ import { makeFixture, NODE_ID, NODE_IP, NODE_MAC, NODE_UUID } from "./_app_fixtu
 
 Deno.test("api: nodes list and detail follow the boot; unknown id is JSON 404", async () => {
   await using f = await makeFixture();
-  assert.deepEqual(await (await f.req("/api/v1/nodes")).json(), []);
+  const admin = "127.0.0.1";
+  assert.deepEqual(await (await f.req("/api/v1/nodes", undefined, admin)).json(), {
+    nodes: [],
+    next: null,
+  });
   await (await f.req(`/boot.ipxe?mac=${NODE_MAC}&uuid=${NODE_UUID}`)).text();
   await (await f.req("/boot/vmlinuz-lts")).arrayBuffer();
-  const list = await (await f.req("/api/v1/nodes")).json();
+  const list = (await (await f.req("/api/v1/nodes", undefined, admin)).json()).nodes;
   assert.equal(list.length, 1);
   assert.equal(list[0].id, NODE_ID);
   assert.equal(list[0].stage, "kernel");
   assert.equal(list[0].machine, "web-01");
   assert.equal(typeof list[0].stages.script, "number");
-  const detail = await f.req(`/api/v1/nodes/${NODE_ID}`);
+  const detail = await f.req(`/api/v1/nodes/${NODE_ID}`, undefined, admin);
   assert.equal(detail.headers.get("content-type"), "application/json");
   const d = await detail.json();
   assert.deepEqual(d.events.map((e: { stage: string }) => e.stage), ["script", "kernel"]);
-  const missing = await f.req("/api/v1/nodes/ffffffff");
+  const missing = await f.req("/api/v1/nodes/ffffffff", undefined, admin);
   assert.equal(missing.status, 404);
   assert.deepEqual(await missing.json(), { error: "node not found", id: "ffffffff" });
 });
@@ -74,7 +78,7 @@ Deno.test("api: a node reports online by id (GET or POST); a bad id is 400", asy
   assert.equal(r.status, 204);
   const p = await f.req(`/api/v1/report/online?id=${NODE_ID}`, { method: "POST" });
   assert.equal(p.status, 204);
-  const node = await (await f.req(`/api/v1/nodes/${NODE_ID}`)).json();
+  const node = await (await f.req(`/api/v1/nodes/${NODE_ID}`, undefined, "127.0.0.1")).json();
   assert.equal(node.stage, "online");
   for (const bad of ["", "XYZ", "0123456789", "DEADBEEF"]) {
     const b = await f.req(`/api/v1/report/online?id=${bad}`);

@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { accessLog } from "./access_log.ts";
 import { mountApiRoutes } from "./api_routes.ts";
 import { mountBootRoutes } from "./boot_routes.ts";
+import { mountNodeApiRoutes } from "./node_api_routes.ts";
 import type { HttpEnv } from "./context.ts";
 import type { AppDeps } from "./deps.ts";
 import { mountOverlayRoutes } from "./overlay_routes.ts";
@@ -25,6 +26,7 @@ export function createApp(deps: AppDeps): HttpApp {
   mountBootRoutes(app, state);
   mountOverlayRoutes(app, state);
   mountStaticRoutes(app, state);
+  mountNodeApiRoutes(app, state);
   mountApiRoutes(app, state);
   app.notFound((c) => c.text("not found\n", 404));
   app.onError((err, c) => {

@@ -5,22 +5,17 @@
  * its script. Only in-memory lookups, so it answers in well under a
  * millisecond whatever the number of nodes.
  */
+import { getLogger } from "@logtape/logtape";
 import type { Context, Hono } from "hono";
-import { canonicalUuid, nodeIdFor, renderBootScript } from "../boot/mod.ts";
-import { parseMac } from "../net/addr.ts";
+import { renderBootScript } from "../boot/mod.ts";
+import { LogThrottle } from "../log.ts";
 import type { HttpEnv } from "./context.ts";
 import { clientIp } from "./context.ts";
 import { Stage } from "./deps.ts";
-import type { HttpState } from "./state.ts";
+import { type HttpState, whoIs } from "./state.ts";
 
-function safeMac(text: string | undefined): string | null {
-  if (text === undefined || text === "") return null;
-  try {
-    return parseMac(text);
-  } catch {
-    return null;
-  }
-}
+const log = getLogger(["mesh", "http"]);
+const throttle = new LogThrottle();
 
 /** host[:port] as a client may send it: a DNS name or an IPv4 address, nothing else. */
 const HOST_RE = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/;
@@ -40,34 +35,44 @@ function answer(
   macText?: string,
   uuidText?: string,
 ): Response {
-  const { registry, catalog, config, leases } = state.deps;
+  const { registry, catalog, config } = state.deps;
   const ip = clientIp(c);
-  // iPXE leaves unset settings empty; fall back to the lease of the asking address
-  const mac = safeMac(macText) ?? (ip === undefined ? null : safeMac(leases.macForIp(ip)));
-  const uuid = canonicalUuid(uuidText);
-  let nodeId: string | null = null;
-  if (uuid !== null || mac !== null) nodeId = nodeIdFor({ uuid, mac }).id;
+  // The query is a claim: the lease of the asking address decides (iPXE
+  // leaves unset settings empty, which claims nothing).
+  const who = whoIs(state, ip, { mac: macText, uuid: uuidText });
+  if (who.ignored.length > 0) {
+    const t = throttle.take(`claims:${ip}`);
+    if (t.log) {
+      log.warn("boot script claims ignored", {
+        ip: ip ?? null,
+        node: who.known ? who.nodeId : null,
+        ignored: who.ignored,
+        suppressed: t.suppressed,
+      });
+    }
+  }
+  const nodeId = who.known ? who.nodeId : null;
   const machine = nodeId === null
     ? { folder: "default", id: "default" }
     : catalog.machineFor(nodeId);
   // a HEAD probe is not a boot step
-  if (nodeId !== null && c.req.method === "GET") {
-    c.set("nodeId", nodeId);
-    if (ip !== undefined) state.scriptByIp.set(ip, nodeId);
-    if (mac !== null) {
-      state.idByMac.set(mac, nodeId);
-      state.macById.set(nodeId, mac);
+  if (who.known && c.req.method === "GET") {
+    c.set("nodeId", who.nodeId);
+    if (ip !== undefined) state.scriptByIp.set(ip, who.nodeId);
+    // Node records only for MACs our DHCP server has seen: a lease says so;
+    // without leases (another DHCP server), a MAC with a history of ours.
+    if (config.overlayAccess === "lease" || registry.knowsMac(who.mac)) {
+      registry.record({
+        nodeId: who.nodeId,
+        mac: who.mac,
+        ...(who.uuid !== null ? { uuid: who.uuid } : {}),
+        ...(ip !== undefined ? { ip } : {}),
+        stage: Stage.Script,
+        source: "http",
+        machine: machine.folder,
+        at: state.now(),
+      });
     }
-    registry.record({
-      nodeId,
-      ...(mac !== null ? { mac } : {}),
-      ...(uuid !== null ? { uuid } : {}),
-      ...(ip !== undefined ? { ip } : {}),
-      stage: Stage.Script,
-      source: "http",
-      machine: machine.folder,
-      at: state.now(),
-    });
   }
   state.counters.scripts++;
   const script = renderBootScript({

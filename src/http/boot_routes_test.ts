@@ -33,8 +33,15 @@ Deno.test("boot.ipxe: path forms give the same script as the query form", async 
   await using f = await makeFixture();
   const q = await (await f.req(`/boot.ipxe?mac=${NODE_MAC}&uuid=${NODE_UUID}`)).text();
   assert.equal(await (await f.req(`/boot.ipxe/${NODE_MAC}/${NODE_UUID}`)).text(), q);
-  const macOnly = await (await f.req(`/boot.ipxe/${NODE_MAC.replaceAll(":", "-")}`)).text();
-  const idByMac = nodeIdFor({ mac: NODE_MAC }).id;
+  // a MAC that identified as a node stays that node when it sends no UUID
+  assert.equal(await (await f.req(`/boot.ipxe/${NODE_MAC.replaceAll(":", "-")}`)).text(), q);
+  // a MAC that never sent one is known by the MAC rule
+  const mac = "52:54:00:12:34:57";
+  f.leases.grant("10.11.1.21", mac);
+  const macOnly =
+    await (await f.req(`/boot.ipxe/${mac.replaceAll(":", "-")}`, undefined, "10.11.1.21"))
+      .text();
+  const idByMac = nodeIdFor({ mac }).id;
   assert.ok(macOnly.includes(`apkovl=http://10.11.0.1/apkovl/${idByMac}.tar.gz`));
 });
 
@@ -42,8 +49,12 @@ Deno.test("boot.ipxe: unknown node boots the default machine with its own id", a
   await using f = await makeFixture();
   const mac = "52:54:00:aa:bb:cc";
   const id = nodeIdFor({ mac }).id;
-  const text =
-    await (await f.req(`/boot.ipxe?mac=${mac}&uuid=00000000-0000-0000-0000-000000000000`)).text();
+  f.leases.grant("10.11.1.30", mac);
+  const text = await (await f.req(
+    `/boot.ipxe?mac=${mac}&uuid=00000000-0000-0000-0000-000000000000`,
+    undefined,
+    "10.11.1.30",
+  )).text();
   assert.equal(
     text,
     renderBootScript({
@@ -104,7 +115,9 @@ Deno.test("boot.ipxe: 2000 distinct nodes with 5000 machines known each get a sc
     const mac = `02:00:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${
       (i & 255).toString(16).padStart(2, "0")
     }`;
-    const res = await f.req(`/boot.ipxe?mac=${mac}`, undefined, `10.12.${i >> 8}.${i & 255}`);
+    const ip = `10.12.${i >> 8}.${i & 255}`;
+    f.leases.grant(ip, mac);
+    const res = await f.req(`/boot.ipxe?mac=${mac}`, undefined, ip);
     assert.equal(res.status, 200);
     await res.body?.cancel();
   }

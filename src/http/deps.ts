@@ -24,6 +24,12 @@ export interface NodeRegistry {
   list(): NodeSummary[];
   /** By node id (the SQLite registry also accepts a MAC). */
   get(id: string): NodeDetail | undefined;
+  /** The MAC a node id is bound to: the first MAC recorded with it. */
+  boundMac(nodeId: string): string | undefined;
+  /** The node id most recently recorded with a MAC. */
+  nodeOfMac(mac: string): string | undefined;
+  /** True when any event was recorded for this MAC (our DHCP server saw it). */
+  knowsMac(mac: string): boolean;
 }
 
 /** The machine a node boots as. */
@@ -50,18 +56,36 @@ export interface BootCatalog {
   overlayFor(nodeIdOrDefault: string): OverlayFile | undefined;
 }
 
-/** DHCP leases (server mode). */
+/** DHCP leases (server mode): what our DHCP server saw. */
 export interface LeaseLookup {
   ipHoldsMac(ip: string, mac: string): boolean;
   macForIp(ip: string): string | undefined;
+  /** The SMBIOS UUID a MAC sent in option 97 when it asked us for an address. */
+  dhcpUuid(mac: string): string | undefined;
 }
 
 /**
- * Who may fetch a node's own overlay: the address leased to the node's MAC
- * ("lease", server mode), the address that fetched the node's boot script
- * ("script", proxy mode), or anyone ("any"). The default overlay is public.
+ * Who may fetch a node's own overlay, and how a request is tied to a node:
+ * "lease" (server mode): the address our DHCP server leased to the node's
+ * MAC, identity from the lease; "script" (another DHCP server hands out the
+ * addresses): the address that fetched the node's boot script, identity from
+ * the script's query, each node id bound to the first MAC that claimed it;
+ * "any": anyone (a lab). The default overlay is public.
  */
 export type OverlayAccess = "lease" | "script" | "any";
+
+/**
+ * Who may read the node list and use the management API: addresses in
+ * `management` (CIDRs; loopback always), and anyone with the bearer token.
+ * "any" opens it to every address (a lab). A node's own report is separate:
+ * it is taken from the address that holds that node's lease.
+ */
+export interface ApiAccess {
+  readonly mode: "management" | "any";
+  /** IPv4 networks as [network, prefix length]. */
+  readonly management: readonly (readonly [number, number])[];
+  readonly token?: string;
+}
 
 export interface HttpConfig {
   /** Base URL nodes use, e.g. "http://10.11.0.1" or "http://10.11.0.1:8080". */
@@ -81,6 +105,8 @@ export interface HttpConfig {
   readonly repoPath: string;
   readonly extraCmdline?: string;
   readonly overlayAccess: OverlayAccess;
+  /** Default: management from loopback only, no token. */
+  readonly apiAccess?: ApiAccess;
 }
 
 /** Directories served as static trees. */

@@ -12,6 +12,7 @@ export {
   type ServeOptions,
 } from "./serve.ts";
 export {
+  type ApiAccess,
   type AppDeps,
   type BootCatalog,
   type EventSource,

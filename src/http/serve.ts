@@ -37,6 +37,13 @@ export interface ServeOptions {
    * addresses fall back to "deno".
    */
   readonly engine?: HttpEngine;
+  // Connection limits and timeouts of the "sendfile" engine (HttpListenOptions
+  // has the defaults); Deno.serve has no such settings and ignores them.
+  readonly maxConnections?: number;
+  /** Open connections at most from one client address. */
+  readonly maxPerClient?: number;
+  readonly headerTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
 }
 
 export interface RunningHttp {
@@ -51,11 +58,19 @@ const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 export function serveHttp(app: HttpApp, opts: ServeOptions): RunningHttp {
   const engine = opts.engine ?? DEFAULT_ENGINE;
   if (engine === HttpEngine.Sendfile && IPV4.test(opts.hostname)) {
-    const server = listenHttp((req, info) => app.fetch(req, info), {
-      hostname: opts.hostname,
-      port: opts.port,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
+    // The bindings carry the listener's counters as well, for /metrics (api_routes.ts).
+    const server = listenHttp(
+      (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr, httpStats: server.stats }),
+      {
+        hostname: opts.hostname,
+        port: opts.port,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        maxConnections: opts.maxConnections,
+        maxPerClient: opts.maxPerClient,
+        headerTimeoutMs: opts.headerTimeoutMs,
+        idleTimeoutMs: opts.idleTimeoutMs,
+      },
+    );
     log.info("http listening", { ...server.addr, engine });
     return { addr: server.addr, finished: server.finished };
   }

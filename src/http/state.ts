@@ -1,10 +1,10 @@
 /**
  * @module
- * Per-app memory the routes share: which address fetched which node's boot
- * script (proxy mode has no leases), and the MAC/id pairs learned from boot
- * script requests. All maps are bounded.
+ * Per-app memory the routes share (which address fetched which node's boot
+ * script: proxy mode has no leases; bounded), and the one answer to "which
+ * node does this request speak for" (src/boot/identity.ts decides).
  */
-import { nodeIdFor } from "../boot/mod.ts";
+import { identify, type Identity, type IdentityClaim } from "../boot/mod.ts";
 import type { AppDeps, OverlayFile } from "./deps.ts";
 import { BoundedMap } from "./lru.ts";
 import type { CachedFile } from "./static_file.ts";
@@ -20,6 +20,12 @@ export interface Counters {
   scripts: number;
   overlays: number;
   overlayRefusals: number;
+  /** Requests whose mac/uuid claims were ignored (they contradicted the lease or a binding). */
+  claimsIgnored: number;
+  /** Node reports refused (not from the node's address). */
+  reportRefusals: number;
+  /** API requests refused by http.api_access. */
+  apiRefusals: number;
   notFound: number;
   errors: number;
 }
@@ -29,8 +35,6 @@ export interface HttpState {
   readonly now: () => number;
   /** Client IP → node id whose boot script it fetched. */
   readonly scriptByIp: BoundedMap<string, string>;
-  readonly idByMac: BoundedMap<string, string>;
-  readonly macById: BoundedMap<string, string>;
   /** Small static files by real path (at most SMALL_FILES × 16 KiB). */
   readonly smallFiles: BoundedMap<string, CachedFile>;
   readonly counters: Counters;
@@ -41,8 +45,6 @@ export function createState(deps: AppDeps): HttpState {
     deps,
     now: deps.clock ?? Date.now,
     scriptByIp: new BoundedMap(MAP_CAPACITY),
-    idByMac: new BoundedMap(MAP_CAPACITY),
-    macById: new BoundedMap(MAP_CAPACITY),
     smallFiles: new BoundedMap(SMALL_FILES),
     counters: {
       requests: 0,
@@ -50,29 +52,51 @@ export function createState(deps: AppDeps): HttpState {
       scripts: 0,
       overlays: 0,
       overlayRefusals: 0,
+      claimsIgnored: 0,
+      reportRefusals: 0,
+      apiRefusals: 0,
       notFound: 0,
       errors: 0,
     },
   };
 }
 
-/** Node id for a MAC: learned from its boot script request, else the MAC rule. */
-export function idForMac(state: HttpState, mac: string): string {
-  return state.idByMac.get(mac) ?? nodeIdFor({ mac }).id;
+/**
+ * The node a request from `ip` speaks for. With `overlay_access: lease` the
+ * lease of the address decides and `claim` (a boot script's query) only
+ * picks among what the lease allows; otherwise the claim is taken, each
+ * node id staying bound to the first MAC that claimed it.
+ */
+export function whoIs(
+  state: HttpState,
+  ip: string | undefined,
+  claim: IdentityClaim = {},
+): Identity {
+  const { leases, registry, config } = state.deps;
+  const leaseMac = ip === undefined ? undefined : leases.macForIp(ip);
+  const identity = identify(
+    {
+      leaseMac,
+      dhcpUuid: leaseMac === undefined ? undefined : leases.dhcpUuid(leaseMac),
+      boundMac: (id) => registry.boundMac(id),
+      nodeOfMac: (mac) => registry.nodeOfMac(mac),
+    },
+    claim,
+    config.overlayAccess === "lease" ? "lease" : "claim",
+  );
+  if (identity.ignored.length > 0) state.counters.claimsIgnored++;
+  return identity;
 }
 
-/** Known MAC of a node id (boot script request, then the registry). */
-export function macForId(state: HttpState, id: string): string | undefined {
-  return state.macById.get(id) ?? state.deps.registry.get(id)?.mac ?? undefined;
-}
-
-/** The node behind a client address, when we can tell. */
+/** The node behind a client address, when we can tell (no claims). */
 export function nodeForIp(state: HttpState, ip: string | undefined): string | undefined {
   if (ip === undefined) return undefined;
-  const byScript = state.scriptByIp.get(ip);
-  if (byScript !== undefined) return byScript;
-  const mac = state.deps.leases.macForIp(ip);
-  return mac === undefined ? undefined : idForMac(state, mac);
+  if (state.deps.config.overlayAccess !== "lease") {
+    const byScript = state.scriptByIp.get(ip);
+    if (byScript !== undefined) return byScript;
+  }
+  const who = whoIs(state, ip);
+  return who.known ? who.nodeId : undefined;
 }
 
 /** The default overlay, if one is compiled. */

@@ -3,9 +3,11 @@
  * Streams one file as an HTTP response: Content-Length, Accept-Ranges, a
  * single Range (206/416), ETag/Last-Modified and 304, HEAD without a body.
  * Big files are never read whole: they stream in 512 KiB chunks; files up
- * to 16 KiB are kept in memory.
+ * to 16 KiB are kept in memory. Every byte comes from a descriptor verified
+ * after opening, never from a second open by path.
  */
 import { fileEtag, ifRangeHolds, notModified } from "./conditional.ts";
+import { openVerifiedSync, readOpened } from "../files/mod.ts";
 import { markFileBody } from "../net/mod.ts";
 import { decideRange } from "./range.ts";
 
@@ -144,8 +146,16 @@ export interface SmallFileCache {
 
 /**
  * Answers GET/HEAD for `f`. Returns null when the file cannot be opened (gone
- * since it was resolved), so the caller can answer 404. With `stat` (what the
- * resolver just saw) and a cache, small files are answered from memory.
+ * since it was resolved, or changed into something else), so the caller can
+ * answer 404. With `small` (what the resolver just saw) and a cache, small
+ * files are answered from memory.
+ *
+ * Bytes are only read from a descriptor verified after opening (see
+ * files/open_confined.ts): it must still be the regular file found at the
+ * real location of `f.path`. With `small`, `f.path` is the real path the
+ * resolver checked (`resolveConfined`), and the file must still be found at
+ * exactly that path: a path swapped for a symlink (to outside the root)
+ * between the check and the open is refused, never served.
  */
 export async function sendFile(
   req: Request,
@@ -153,38 +163,42 @@ export async function sendFile(
   small?: { cache: SmallFileCache; size: number; mtime: Date | null },
 ): Promise<SentFile | null> {
   if (small !== undefined && small.size <= SMALL_FILE_MAX && small.mtime !== null) {
-    const mtimeMs = small.mtime.getTime();
-    let hit = small.cache.get(f.path);
-    if (hit === undefined || hit.size !== small.size || hit.mtimeMs !== mtimeMs) {
-      let bytes: Uint8Array<ArrayBuffer>;
-      try {
-        bytes = await Deno.readFile(f.path);
-      } catch {
-        return null;
-      }
-      hit = { size: bytes.length, mtimeMs, bytes };
-      // a file that changed while we read it is served but not kept
-      if (bytes.length === small.size) small.cache.set(f.path, hit);
+    // cached bytes were read from a verified descriptor (below), so a hit needs no open
+    const hit = small.cache.get(f.path);
+    if (hit !== undefined && hit.size === small.size && hit.mtimeMs === small.mtime.getTime()) {
+      return respond(req, f, hit.size, small.mtime, bytesSource(hit.bytes));
     }
-    return respond(req, f, hit.size, small.mtime, bytesSource(hit.bytes));
   }
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(f.path, { read: true }); // metadata only; see files/safe_path.ts
-  } catch {
-    return null;
-  }
-  let info: Deno.FileInfo;
-  try {
-    // size and mtime of what we actually opened (an overlay may be republished by rename)
-    info = file.statSync();
-  } catch {
-    file.close();
-    return null;
+  // metadata only, synchronous; see files/safe_path.ts
+  const opened = openVerifiedSync(
+    f.path,
+    small !== undefined ? (real) => real === f.path : anywhere,
+  );
+  if (!opened.ok) return null;
+  // size and mtime of what we actually opened (an overlay may be republished by rename)
+  const { file, info } = opened;
+  if (small !== undefined && info.size <= SMALL_FILE_MAX && info.mtime !== null) {
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await readOpened(file, info.size);
+    } catch {
+      return null;
+    } finally {
+      try {
+        file.close();
+      } catch { /* already closed */ }
+    }
+    const hit = { size: bytes.length, mtimeMs: info.mtime.getTime(), bytes };
+    // a file that changed while we read it is served but not kept
+    if (bytes.length === info.size) small.cache.set(f.path, hit);
+    return respond(req, f, hit.size, info.mtime, bytesSource(hit.bytes));
   }
   const id = info.ino !== null ? { path: f.path, dev: info.dev, ino: info.ino } : null;
   return respond(req, f, info.size, info.mtime, fileSource(file, info.size, id));
 }
+
+/** No confinement of its own: paths mesh chose (overlays), not a client. */
+const anywhere = () => true;
 
 async function respond(
   req: Request,

@@ -84,9 +84,13 @@ async function answer(
   if (nodeId !== undefined) c.set("nodeId", nodeId);
   const stage = stageFor(state, urlPath);
   // one event per download: ranged retries and HEAD probes do not count
-  if (stage !== undefined && c.req.method === "GET" && sent.response.status === 200) {
+  // (only for a node: a download by an address that is no node records nothing)
+  if (
+    nodeId !== undefined && stage !== undefined && c.req.method === "GET" &&
+    sent.response.status === 200
+  ) {
     state.deps.registry.record({
-      ...(nodeId !== undefined ? { nodeId } : {}),
+      nodeId,
       ...(ip !== undefined ? { ip } : {}),
       stage,
       source: "http",

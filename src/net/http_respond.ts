@@ -117,17 +117,29 @@ export async function respond(
   }
 }
 
-/** Opens the marked file; -1 when it is gone or no longer the file the app opened (replaced). */
+/**
+ * Opens the marked file; -1 when it is gone or no longer the file the app
+ * opened (replaced): then the app's own (verified) stream is sent instead.
+ * O_NOFOLLOW: a last component swapped for a symlink fails to open; the
+ * device and inode check catches any other swap (a directory on the way).
+ */
 function openMarked(mark: FileBodyMark): number {
   const l = libc();
-  const fd = l.open(cstr(mark.path), C.O_RDONLY | C.O_CLOEXEC);
+  const fd = l.open(cstr(mark.path), C.O_RDONLY | C.O_CLOEXEC | C.O_NOFOLLOW);
   if (fd < 0) return -1;
   const rc = l.statx(fd, cstr(""), C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, statxBuf);
   const v = new DataView(statxBuf.buffer);
-  // struct statx: stx_ino at 32, stx_size at 40 (the same layout on every arch)
+  // struct statx (the same layout on every arch): stx_mode at 28, stx_ino at 32,
+  // stx_size at 40, stx_dev_major at 136, stx_dev_minor at 140; st_dev (Deno's
+  // FileInfo.dev) is glibc's makedev of the two
+  const S_IFMT = 0o170000, S_IFREG = 0o100000;
+  const major = BigInt(v.getUint32(136, true)), minor = BigInt(v.getUint32(140, true));
+  const dev = ((major & 0xfffff000n) << 32n) | ((major & 0xfffn) << 8n) |
+    ((minor & 0xffffff00n) << 12n) | (minor & 0xffn);
   if (
-    rc < 0 || Number(v.getBigUint64(32, true)) !== mark.ino ||
-    Number(v.getBigUint64(40, true)) !== mark.size
+    rc < 0 || (v.getUint16(28, true) & S_IFMT) !== S_IFREG ||
+    Number(v.getBigUint64(32, true)) !== mark.ino ||
+    Number(v.getBigUint64(40, true)) !== mark.size || Number(dev) !== mark.dev
   ) {
     l.close(fd);
     return -1;

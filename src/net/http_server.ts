@@ -7,9 +7,13 @@
  * It calls a fetch-style handler (`(Request, info) => Response`), like
  * Deno.serve. A body marked by markFileBody (http_file_body.ts) is sent with
  * sendfile; any other body is streamed with send(). Keep-alive, an idle
- * timeout between requests, a header timeout, a send timeout without progress
- * and a bound on connections. Malformed requests get a 4xx and are counted;
- * no input, and no client going away mid-transfer, ever stops the accept loop.
+ * timeout between requests, a header timeout (one deadline for the whole
+ * request head, so a client dribbling bytes cannot keep it open), a send
+ * timeout without progress, a bound on connections and a smaller one per
+ * client address, so that one address holding many idle connections cannot
+ * lock the others out. Refused connections are counted and logged (at most one
+ * line per reason per 10 s). Malformed requests get a 4xx and are counted; no
+ * input, and no client going away mid-transfer, ever stops the accept loop.
  * IPv4 only (the daemon binds an IPv4 address).
  */
 import { getLogger } from "@logtape/logtape";
@@ -46,9 +50,19 @@ export interface HttpListenOptions {
   readonly signal?: AbortSignal;
   /** Open connections at most; more are answered 503 and closed. Default 1024. */
   readonly maxConnections?: number;
-  /** Time for a request head (and its small body) to arrive. Default 10 s. */
+  /**
+   * Open connections at most from one source address; more are answered 503
+   * and closed at once. Default 64. Keep it well below maxConnections: it is
+   * what stops one address from taking the whole pool (Infinity turns it off).
+   */
+  readonly maxPerClient?: number;
+  /**
+   * Time for a whole request head (and its small body) to arrive: one
+   * deadline from the accept (or the request's first byte on a kept-alive
+   * connection), not a gap between bytes. Default 10 s.
+   */
   readonly headerTimeoutMs?: number;
-  /** Time a kept-alive connection may sit between requests. Default 30 s. */
+  /** Time a kept-alive connection may sit between requests. Default 10 s. */
   readonly idleTimeoutMs?: number;
   /** Time a response may make no progress (client not reading). Default 60 s. */
   readonly sendTimeoutMs?: number;
@@ -67,12 +81,17 @@ export interface HttpListenOptions {
 /** Counters of one listener (live object). */
 export interface HttpListenerStats {
   accepted: number;
-  /** Connections refused with 503 (over maxConnections). */
+  /** Connections refused with 503, for either reason (refusedPerClient + refusedGlobal). */
   refused: number;
+  /** Refused because their address already held maxPerClient connections. */
+  refusedPerClient: number;
+  /** Refused because maxConnections were open. */
+  refusedGlobal: number;
   active: number;
   requests: number;
   /** Requests answered 4xx/5xx by the protocol layer (the app never saw them). */
   malformed: number;
+  /** Connections closed for a timeout: header, idle or send. */
   timeouts: number;
   /** Responses cut short because the client went away. */
   aborted: number;
@@ -91,6 +110,92 @@ const EMPTY = new Uint8Array(0);
 const RECV_SIZE = 64 * 1024;
 const CONTINUE_100 = latin1Bytes("HTTP/1.1 100 Continue\r\n\r\n");
 const SEND_FLAGS = C.MSG_NOSIGNAL | C.MSG_DONTWAIT;
+/** Refusal log lines per reason at most one per this long. */
+const REFUSAL_LOG_MS = 10_000;
+/** Addresses tallied per refusal log window (a spread-out flood is still counted in total). */
+const REFUSAL_LOG_ADDRS = 256;
+
+export type RefusalReason = "per_client" | "global";
+type Timer = ReturnType<typeof setTimeout>;
+
+/** What one refusal log line says: refusals since the previous line, and who caused most. */
+export interface RefusalSummary {
+  readonly reason: RefusalReason;
+  readonly refused: number;
+  /** Address (IPv4 as a number) with the most refusals since the previous line. */
+  readonly topIp: number;
+  readonly topIpRefused: number;
+}
+
+/**
+ * Rate-limits refusal logging: the first refusal after a quiet window is
+ * reported at once, later ones are summed and reported when the window ends,
+ * so a flood costs one line per reason per window, however large it is.
+ * Exported for its unit test; timers are injectable for the same reason.
+ */
+export class RefusalLog {
+  readonly #windows = new Map<RefusalReason, {
+    lastLineAt: number;
+    refused: number;
+    byIp: Map<number, number>;
+    timer: Timer | undefined;
+  }>();
+  constructor(
+    readonly emit: (s: RefusalSummary) => void,
+    readonly windowMs: number = REFUSAL_LOG_MS,
+    readonly clock: {
+      now(): number;
+      setTimer(fn: () => void, ms: number): Timer;
+      clearTimer(id: Timer): void;
+    } = {
+      now: () => performance.now(),
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (id) => clearTimeout(id),
+    },
+  ) {}
+
+  note(reason: RefusalReason, ip: number): void {
+    let w = this.#windows.get(reason);
+    if (w === undefined) {
+      w = { lastLineAt: -Infinity, refused: 0, byIp: new Map(), timer: undefined };
+      this.#windows.set(reason, w);
+    }
+    w.refused++;
+    const seen = w.byIp.get(ip);
+    if (seen !== undefined) w.byIp.set(ip, seen + 1);
+    else if (w.byIp.size < REFUSAL_LOG_ADDRS) w.byIp.set(ip, 1);
+    if (w.timer !== undefined) return;
+    const wait = w.lastLineAt + this.windowMs - this.clock.now();
+    if (wait <= 0) this.#flush(reason);
+    else w.timer = this.clock.setTimer(() => this.#flush(reason), wait);
+  }
+
+  /** Reports what is pending and stops the timers (at shutdown: none is left running). */
+  close(): void {
+    for (const reason of this.#windows.keys()) this.#flush(reason);
+  }
+
+  #flush(reason: RefusalReason): void {
+    const w = this.#windows.get(reason);
+    if (w === undefined) return;
+    if (w.timer !== undefined) this.clock.clearTimer(w.timer);
+    w.timer = undefined;
+    if (w.refused === 0) return;
+    let topIp = 0;
+    let topIpRefused = 0;
+    for (const [ip, n] of w.byIp) {
+      if (n > topIpRefused) {
+        topIp = ip;
+        topIpRefused = n;
+      }
+    }
+    const summary = { reason, refused: w.refused, topIp, topIpRefused };
+    w.lastLineAt = this.clock.now();
+    w.refused = 0;
+    w.byIp.clear();
+    this.emit(summary);
+  }
+}
 
 class Conn implements Wire {
   pending: Uint8Array = EMPTY;
@@ -102,6 +207,8 @@ class Conn implements Wire {
   readonly info: HttpServeInfo;
   constructor(
     readonly fd: number,
+    /** Peer IPv4 address as a number: the key of the per-client count. */
+    readonly ip: number,
     hostname: string,
     port: number,
     readonly acceptedAt: number,
@@ -165,6 +272,8 @@ class HttpServer implements HttpListener {
   readonly stats: HttpListenerStats = {
     accepted: 0,
     refused: 0,
+    refusedPerClient: 0,
+    refusedGlobal: 0,
     active: 0,
     requests: 0,
     malformed: 0,
@@ -177,14 +286,20 @@ class HttpServer implements HttpListener {
   readonly #respondCtx: RespondContext;
   readonly #poller: Poller;
   readonly #conns = new Map<number, Conn>();
+  /** Open connections per peer address (entries removed at zero). */
+  readonly #perClient = new Map<number, number>();
+  readonly #refusalLog = new RefusalLog((s) => this.#logRefusals(s));
   readonly #limits: HeadLimits;
   readonly #max: number;
+  readonly #maxPerClient: number;
   readonly #headerMs: number;
   readonly #idleMs: number;
   readonly #sendMs: number;
   readonly #graceMs: number;
   readonly #localHost: string;
   #lfd: number;
+  #busy: Uint8Array<ArrayBuffer> = EMPTY;
+  #busyDate = "";
   #closing = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #pauseTimer: ReturnType<typeof setTimeout> | undefined;
@@ -196,8 +311,12 @@ class HttpServer implements HttpListener {
     this.#handler = handler;
     this.#limits = { ...DEFAULT_HEAD_LIMITS, ...opts.limits };
     this.#max = opts.maxConnections ?? 1024;
+    this.#maxPerClient = opts.maxPerClient ?? 64;
+    if (!(this.#maxPerClient >= 1)) {
+      throw new RangeError(`maxPerClient must be at least 1, got ${opts.maxPerClient}`);
+    }
     this.#headerMs = opts.headerTimeoutMs ?? 10_000;
-    this.#idleMs = opts.idleTimeoutMs ?? 30_000;
+    this.#idleMs = opts.idleTimeoutMs ?? 10_000;
     this.#sendMs = opts.sendTimeoutMs ?? 60_000;
     this.#graceMs = opts.graceMs ?? 5_000;
     this.#respondCtx = {
@@ -241,18 +360,26 @@ class HttpServer implements HttpListener {
         this.#pauseAccept();
         return;
       }
-      if (this.#conns.size >= this.#max) {
-        this.stats.refused++;
-        const busy = errorResponse(503, httpDate());
-        l.send(fd, busy, BigInt(busy.length), SEND_FLAGS);
-        l.close(fd);
+      const v = new DataView(this.#peer.buffer);
+      const ip = v.getUint32(4);
+      // per client first: a flooding address is refused as such, never as "global"
+      const held = this.#perClient.get(ip) ?? 0;
+      if (held >= this.#maxPerClient) {
+        this.stats.refusedPerClient++;
+        this.#refuse(fd, "per_client", ip);
         continue;
       }
+      if (this.#conns.size >= this.#max) {
+        this.stats.refusedGlobal++;
+        this.#refuse(fd, "global", ip);
+        continue;
+      }
+      this.#perClient.set(ip, held + 1);
       setIntOpt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
-      const v = new DataView(this.#peer.buffer);
       const conn: Conn = new Conn(
         fd,
-        formatIpv4(v.getUint32(4)),
+        ip,
+        formatIpv4(ip),
         v.getUint16(2),
         performance.now(),
         (bytes, flags) => this.#writeAll(conn, bytes, flags ?? 0),
@@ -263,6 +390,46 @@ class HttpServer implements HttpListener {
       this.stats.active = this.#conns.size;
       void this.#serve(conn);
     }
+  }
+
+  /** A short 503 if the socket takes it without waiting, then close at once. */
+  #refuse(fd: number, reason: RefusalReason, ip: number): void {
+    this.stats.refused++;
+    const date = httpDate();
+    if (date !== this.#busyDate) {
+      this.#busyDate = date;
+      this.#busy = errorResponse(503, date);
+    }
+    const l = libc();
+    l.send(fd, this.#busy, BigInt(this.#busy.length), SEND_FLAGS);
+    l.close(fd);
+    this.#refusalLog.note(reason, ip);
+  }
+
+  #logRefusals(s: RefusalSummary): void {
+    const fields: Record<string, unknown> = {
+      reason: s.reason,
+      refused: s.refused,
+      topIp: formatIpv4(s.topIp),
+      topIpRefused: s.topIpRefused,
+      limit: s.reason === "per_client" ? this.#maxPerClient : this.#max,
+    };
+    if (s.reason === "global") {
+      // the refused are not necessarily the cause: name who holds the most
+      let busiest = -1;
+      let most = 0;
+      for (const [ip, n] of this.#perClient) {
+        if (n > most) {
+          busiest = ip;
+          most = n;
+        }
+      }
+      if (busiest >= 0) {
+        fields.busiestIp = formatIpv4(busiest);
+        fields.busiestConnections = most;
+      }
+    }
+    log.warn("http connections refused", fields);
   }
 
   #pauseAccept(): void {
@@ -293,6 +460,9 @@ class HttpServer implements HttpListener {
     this.#poller.forget(conn.fd);
     libc().close(conn.fd);
     this.#conns.delete(conn.fd);
+    const held = this.#perClient.get(conn.ip) ?? 1;
+    if (held <= 1) this.#perClient.delete(conn.ip);
+    else this.#perClient.set(conn.ip, held - 1);
     this.stats.active = this.#conns.size;
     if (this.#closing) this.#maybeStop();
   }
@@ -402,6 +572,13 @@ class HttpServer implements HttpListener {
 
   async #waitReadable(conn: Conn, deadline: number): Promise<void> {
     if (conn.cancelled) throw new PeerGone();
+    // The poller checks deadlines only every so often and reports readiness
+    // first, so a client sending a byte just before each check would never be
+    // timed out: the deadline is checked here as well.
+    if (performance.now() >= deadline) {
+      this.stats.timeouts++;
+      throw new PeerGone();
+    }
     const ev = await this.#poller.wait(conn.fd, C.EPOLLIN | C.EPOLLRDHUP, deadline);
     if (ev === WAIT_TIMEOUT) {
       this.stats.timeouts++;
@@ -498,6 +675,7 @@ class HttpServer implements HttpListener {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#pauseTimer !== undefined) clearTimeout(this.#pauseTimer);
+    this.#refusalLog.close();
     if (this.#lfd >= 0) {
       this.#poller.unwatch(this.#lfd);
       libc().close(this.#lfd);

@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { markFileBody } from "./http_file_body.ts";
-import { type HttpHandler, type HttpListenOptions, listenHttp } from "./http_server.ts";
+import {
+  type HttpHandler,
+  type HttpListenOptions,
+  listenHttp,
+  RefusalLog,
+  type RefusalSummary,
+} from "./http_server.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder("latin1");
@@ -191,8 +197,125 @@ Deno.test("http server: connections over the limit are answered 503", async () =
     const third = await exchange(port, "GET / HTTP/1.0\r\n\r\n");
     assert.match(third, /^HTTP\/1\.1 503 /);
     assert.equal(srv.stats.refused, 1);
+    assert.equal(srv.stats.refusedGlobal, 1);
+    assert.equal(srv.stats.refusedPerClient, 0);
     for (const c of held) c.close();
   }, { maxConnections: 2 });
+});
+
+Deno.test("http server: connections over the per-client limit are refused, and a freed slot is reused", async () => {
+  await withServer(hello, async (port, srv) => {
+    const held = [
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+    ];
+    for (let i = 0; i < 100 && srv.stats.accepted < 2; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const third = await exchange(port, "GET / HTTP/1.0\r\n\r\n");
+    assert.match(third, /^HTTP\/1\.1 503 /);
+    assert.equal(srv.stats.refusedPerClient, 1);
+    assert.equal(srv.stats.refusedGlobal, 0);
+    assert.equal(srv.stats.refused, 1);
+    // a closed connection gives its slot back to the address
+    held.pop()!.close();
+    for (let i = 0; i < 100 && srv.stats.active > 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const fourth = await exchange(port, "GET /again HTTP/1.0\r\n\r\n");
+    assert.ok(fourth.endsWith("hello GET /again from 127.0.0.1\n"), fourth);
+    assert.equal(srv.stats.refused, 1);
+    for (const c of held) c.close();
+  }, { maxConnections: 10, maxPerClient: 2 });
+});
+
+Deno.test("http server: the header deadline holds for a client that keeps dribbling bytes", async () => {
+  await withServer(hello, async (port, srv) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    let closed = false;
+    const reply = (async () => {
+      const buf = new Uint8Array(4096);
+      let got = 0;
+      for (;;) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) break;
+        got += n;
+      }
+      closed = true;
+      return got;
+    })();
+    // a head that never ends, a byte far more often than the deadline sweep;
+    // bounded: 400 bytes, i.e. many times the header timeout
+    const head = enc.encode("GET / HTTP/1.1\r\nHost: a\r\nX-Slow: " + "a".repeat(400));
+    let sent = 0;
+    while (!closed && sent < 400) {
+      const ok = await conn.write(head.subarray(sent, sent + 1)).then(() => true, () => false);
+      if (!ok) break;
+      sent++;
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    conn.close();
+    assert.equal(await reply, 0, "no answer to an unfinished head");
+    assert.ok(sent < 400, "the server never closed the dribbling client");
+    assert.equal(srv.stats.timeouts, 1);
+  }, { headerTimeoutMs: 500 });
+});
+
+Deno.test("http server: refusal log lines are one per reason per window, with count and top address", () => {
+  let now = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  let nextId = 1;
+  const lines: RefusalSummary[] = [];
+  const refusals = new RefusalLog((s) => lines.push(s), 10_000, {
+    now: () => now,
+    setTimer: (fn, ms) => {
+      const id = nextId++;
+      timers.set(id, { at: now + ms, fn });
+      return id as unknown as ReturnType<typeof setTimeout>;
+    },
+    clearTimer: (id) => void timers.delete(id as unknown as number),
+  });
+  const advance = (ms: number) => {
+    now += ms;
+    for (const [id, t] of [...timers]) {
+      if (t.at <= now) {
+        timers.delete(id);
+        t.fn();
+      }
+    }
+  };
+  // the first refusal is reported at once
+  refusals.note("per_client", 0x0a000002);
+  assert.deepEqual(lines, [
+    { reason: "per_client", refused: 1, topIp: 0x0a000002, topIpRefused: 1 },
+  ]);
+  // a burst within the window: summed into one line at its end
+  for (let i = 0; i < 1000; i++) {
+    refusals.note("per_client", i % 10 === 0 ? 0x0a000003 : 0x0a000002);
+  }
+  refusals.note("global", 0x0a000009);
+  assert.equal(lines.length, 2, "global has its own window");
+  advance(9_999);
+  assert.equal(lines.length, 2);
+  advance(1);
+  assert.deepEqual(lines[2], {
+    reason: "per_client",
+    refused: 1000,
+    topIp: 0x0a000002,
+    topIpRefused: 900,
+  });
+  // quiet: nothing more is logged and no timer is left
+  advance(60_000);
+  assert.equal(lines.length, 3);
+  assert.equal(timers.size, 0);
+  // after a quiet window the next one is reported at once again; close reports what is pending
+  refusals.note("per_client", 0x0a000004);
+  refusals.note("per_client", 0x0a000004);
+  assert.equal(lines.length, 4);
+  refusals.close();
+  assert.equal(lines.length, 5);
+  assert.equal(lines[4]!.refused, 1);
+  assert.equal(timers.size, 0);
 });
 
 Deno.test("http server: a marked file goes out by sendfile; a client leaving mid-file is survived", async () => {

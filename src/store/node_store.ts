@@ -76,6 +76,16 @@ export class NodeStore {
   #nodeByMac: StatementSync;
   #upsertNode: StatementSync;
   #adopt: StatementSync;
+  #macOfNode: StatementSync;
+  /** Bindings of queued events, until a flush puts them in the database. */
+  #queuedMacOf = new Map<string, string>();
+  #queuedNodeOf = new Map<string, string>();
+  /** Flushes that failed (full disk, read-only or vanished state). */
+  failedFlushes = 0;
+  /** Events lost with those flushes. */
+  lostEvents = 0;
+  /** Called with the error of a failed flush (the daemon logs it). */
+  onFlushError: ((e: unknown, lost: number) => void) | undefined;
 
   constructor(db: DatabaseSync, readonly flushDelayMs = 20) {
     this.#db = db;
@@ -89,40 +99,153 @@ export class NodeStore {
     this.#upsertNode = db.prepare(
       `INSERT INTO nodes (id, mac, uuid, ip, machine, stage, boot_started, first_seen, last_seen)
        VALUES (:id, :mac, :uuid, :ip, :machine, :stage, :boot_started, :first_seen, :at)
-       ON CONFLICT(id) DO UPDATE SET mac = coalesce(:mac, mac), uuid = coalesce(:uuid, uuid),
+       ON CONFLICT(id) DO UPDATE SET mac = coalesce(mac, :mac), uuid = coalesce(uuid, :uuid),
          ip = coalesce(:ip, ip), machine = coalesce(:machine, machine), stage = :stage,
          boot_started = :boot_started, last_seen = max(last_seen, :at)`,
     );
+    this.#macOfNode = db.prepare("SELECT mac FROM nodes WHERE id = ?");
     // Events seen before the node identified itself (DHCP/TFTP know only the MAC).
     this.#adopt = db.prepare(
       "UPDATE node_events SET node_id = ? WHERE mac = ? AND node_id IS NULL",
     );
   }
 
-  /** Queues an event; it is committed within `flushDelayMs`. Cheap and synchronous. */
+  /**
+   * Queues an event; it is committed within `flushDelayMs`. Cheap and
+   * synchronous, and never throws: a failed commit is counted and reported
+   * to `onFlushError`, and the services that record go on.
+   */
   record(ev: NodeEvent): void {
     this.#queue.push(ev);
-    if (this.#queue.length >= 1000) this.flush();
+    if (ev.nodeId !== undefined && ev.mac !== undefined) {
+      const mac = ev.mac.toLowerCase();
+      if (this.boundMac(ev.nodeId) === undefined) this.#queuedMacOf.set(ev.nodeId, mac);
+      if (this.boundMac(ev.nodeId) === mac) this.#queuedNodeOf.set(mac, ev.nodeId);
+    }
+    if (this.#queue.length >= 1000) this.#flushSafely();
     else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => this.flush(), this.flushDelayMs);
+      this.#timer = setTimeout(() => this.#flushSafely(), this.flushDelayMs);
     }
   }
 
-  /** Commits every queued event in one transaction. */
+  #flushSafely(): void {
+    try {
+      this.flush();
+    } catch { /* counted and reported by flush */ }
+  }
+
+  /**
+   * Commits every queued event in one transaction. On failure (SQLITE_FULL,
+   * a read-only or deleted file) the batch is dropped, counted and reported,
+   * and the error is rethrown to a caller that asked for the flush itself.
+   */
   flush(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#queue.length === 0) return;
     const batch = this.#queue;
     this.#queue = [];
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        for (const ev of batch) this.#apply(ev);
+        this.#db.exec("COMMIT");
+      } catch (e) {
+        // SQLite may already have rolled back by itself (a full disk does).
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    } catch (e) {
+      this.failedFlushes++;
+      this.lostEvents += batch.length;
+      this.onFlushError?.(e, batch.length);
+      throw e;
+    } finally {
+      this.#queuedMacOf.clear();
+      this.#queuedNodeOf.clear();
+    }
+  }
+
+  /** The MAC a node id is bound to: the first MAC recorded with it. */
+  boundMac(nodeId: string): string | undefined {
+    const queued = this.#queuedMacOf.get(nodeId);
+    if (queued !== undefined) return queued;
+    try {
+      return (this.#macOfNode.get(nodeId) as { mac: string | null } | undefined)?.mac ??
+        undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** True when any event was recorded for this MAC. */
+  knowsMac(mac: string): boolean {
+    const key = mac.toLowerCase();
+    if (this.#queue.some((e) => e.mac?.toLowerCase() === key)) return true;
+    try {
+      return this.#db.prepare("SELECT 1 FROM node_events WHERE mac = ? LIMIT 1").get(key) !==
+        undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The node id most recently recorded with a MAC (bound to it). */
+  nodeOfMac(mac: string): string | undefined {
+    const key = mac.toLowerCase();
+    const queued = this.#queuedNodeOf.get(key);
+    if (queued !== undefined) return queued;
+    try {
+      return (this.#nodeByMac.get(key) as { id: string } | undefined)?.id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Keeps the tables bounded against a flood of made-up MACs: events of MACs
+   * that never identified as a node are dropped when older than
+   * `pendingMaxAgeMs` or beyond the newest `maxPendingMacs` such MACs, and
+   * each node keeps its newest `eventsPerNode` events. Returns rows deleted.
+   */
+  prune(
+    now: number,
+    opts: { pendingMaxAgeMs?: number; maxPendingMacs?: number; eventsPerNode?: number } = {},
+  ): number {
+    this.#flushSafely();
+    const age = opts.pendingMaxAgeMs ?? 24 * 3600_000;
+    const keep = opts.maxPendingMacs ?? 4096;
+    const perNode = opts.eventsPerNode ?? 1000;
+    const before = this.#db.prepare("SELECT total_changes() AS n").get() as { n: number };
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      for (const ev of batch) this.#apply(ev);
+      this.#db.prepare("DELETE FROM node_events WHERE node_id IS NULL AND at < ?").run(now - age);
+      this.#db.prepare(
+        `DELETE FROM node_events WHERE node_id IS NULL AND mac NOT IN (
+           SELECT mac FROM node_events WHERE node_id IS NULL AND mac IS NOT NULL
+           GROUP BY mac ORDER BY max(at) DESC LIMIT ?)`,
+      ).run(keep);
+      this.#db.prepare(
+        `DELETE FROM node_events WHERE node_id IS NOT NULL AND seq NOT IN (
+           SELECT seq FROM (SELECT seq, row_number() OVER
+             (PARTITION BY node_id ORDER BY seq DESC) AS r FROM node_events
+             WHERE node_id IS NOT NULL) WHERE r <= ?)`,
+      ).run(perNode);
       this.#db.exec("COMMIT");
     } catch (e) {
-      this.#db.exec("ROLLBACK");
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw e;
     }
+    const after = this.#db.prepare("SELECT total_changes() AS n").get() as { n: number };
+    return after.n - before.n;
+  }
+
+  /** Forgets a node (its row and events), so its id can bind to a new MAC. */
+  forget(nodeId: string): boolean {
+    this.#flushSafely();
+    const r = this.#db.prepare("DELETE FROM nodes WHERE id = ?").run(nodeId);
+    this.#db.prepare("DELETE FROM node_events WHERE node_id = ?").run(nodeId);
+    return Number(r.changes) > 0;
   }
 
   #apply(ev: NodeEvent): void {

@@ -62,13 +62,19 @@ export class MemoryCatalog implements BootCatalog {
   }
 }
 
-/** Lease table: IP → MAC. */
+/** Lease table: IP → MAC, and the option 97 UUID each MAC sent. */
 export class MemoryLeases implements LeaseLookup {
   readonly byIp = new Map<string, string>();
+  readonly uuids = new Map<string, string>();
 
-  grant(ip: string, mac: string): this {
+  grant(ip: string, mac: string, uuid?: string): this {
     this.byIp.set(ip, mac);
+    if (uuid !== undefined) this.uuids.set(mac, uuid);
     return this;
+  }
+
+  dhcpUuid(mac: string): string | undefined {
+    return this.uuids.get(mac);
   }
 
   ipHoldsMac(ip: string, mac: string): boolean {

@@ -2,11 +2,13 @@
  * @module
  * Where TFTP bytes come from. `dirSource(root)` serves regular files under a
  * root through the shared traversal guard (src/files): `..`, absolute paths,
- * symlinks leaving the root and device files are refused. Small hot files
+ * symlinks leaving the root and device files are refused, and bytes are only
+ * read from a descriptor verified after opening (`openConfined`), so a path
+ * swapped for a symlink mid-request serves nothing outside. Small hot files
  * (the iPXE binaries) are kept in memory, keyed by path, mtime and size; big
  * ones are streamed with positioned reads and never read whole.
  */
-import { type Refusal, resolveConfined } from "../files/mod.ts";
+import { openConfined, readOpened, type Refusal, resolveConfinedSync } from "../files/mod.ts";
 import { NetasciiReader, netasciiSize } from "./netascii.ts";
 import { ReadAhead } from "./read_ahead.ts";
 
@@ -73,6 +75,16 @@ function memoryFile(rel: string, data: Uint8Array, mode: TransferMode, cached: b
   };
 }
 
+function cacheKey(path: string, mtime: Date | null, size: number): string {
+  return `${path}\0${mtime?.getTime() ?? 0}\0${size}`;
+}
+
+function closeQuietly(file: Deno.FsFile): void {
+  try {
+    file.close();
+  } catch { /* already closed */ }
+}
+
 async function netasciiDiskSize(read: (o: number, n: number) => Promise<Uint8Array>, size: number) {
   let total = 0;
   for (let at = 0; at < size;) {
@@ -90,7 +102,8 @@ export function dirSource(root: string, opts: DirSourceOptions = {}): FileSource
   const totalCached = opts.memoryCacheTotalBytes ?? 64 * 1024 * 1024;
   // Map iteration order doubles as LRU order (re-inserted on every hit).
   const cache = new Map<string, CacheEntry>();
-  const loading = new Map<string, Promise<Uint8Array>>();
+  // Loads in flight by key; they settle with null when the loader kept nothing to share.
+  const loading = new Map<string, Promise<Uint8Array | null>>();
   let cachedBytes = 0;
 
   function remember(path: string, entry: CacheEntry): void {
@@ -105,72 +118,89 @@ export function dirSource(root: string, opts: DirSourceOptions = {}): FileSource
     }
   }
 
-  async function fromMemory(path: string, key: string): Promise<Uint8Array> {
+  /** The cached bytes for `path` when they are still `key`; marks them recently used. */
+  function cachedAt(path: string, key: string): Uint8Array | undefined {
     const hit = cache.get(path);
-    if (hit && hit.key === key) {
-      cache.delete(path);
-      cache.set(path, hit);
-      return hit.data;
-    }
-    // A boot storm asks for the same file hundreds of times at once: read it once.
-    const pending = loading.get(key);
-    if (pending) return await pending;
-    const p = Deno.readFile(path);
-    loading.set(key, p);
-    try {
-      const data = await p;
-      remember(path, { key, data });
-      return data;
-    } finally {
-      loading.delete(key);
-    }
+    if (hit === undefined || hit.key !== key) return undefined;
+    cache.delete(path);
+    cache.set(path, hit);
+    return hit.data;
   }
+
+  const fits = (size: number) => size <= maxCached && size <= totalCached;
+  const notFound = (rel: string): Refusal => ({ ok: false, reason: "not-found", detail: rel });
 
   return {
     async open(requested, mode) {
-      const found = await resolveConfined(root, requested);
+      const found = resolveConfinedSync(root, requested);
       if (!found.ok) return found;
-      const key = `${found.path}\0${found.mtime?.getTime() ?? 0}\0${found.size}`;
-      if (found.size <= maxCached && found.size <= totalCached) {
-        try {
-          const data = await fromMemory(found.path, key);
-          return memoryFile(found.rel, data, mode, true);
-        } catch {
-          return { ok: false, reason: "not-found", detail: found.rel };
+      // Cached bytes were read from a verified descriptor (below), so a hit needs no open.
+      const key = cacheKey(found.path, found.mtime, found.size);
+      let settle: ((data: Uint8Array | null) => void) | undefined;
+      if (fits(found.size)) {
+        const hit = cachedAt(found.path, key);
+        if (hit !== undefined) return memoryFile(found.rel, hit, mode, true);
+        // A boot storm asks for the same file hundreds of times at once: read it once.
+        const pending = loading.get(key);
+        if (pending !== undefined) {
+          const data = await pending;
+          if (data !== null) return memoryFile(found.rel, data, mode, true);
+          // the loader could not use it (changed or refused): try on our own
+        } else {
+          const p = Promise.withResolvers<Uint8Array | null>();
+          settle = p.resolve;
+          loading.set(key, p.promise);
         }
       }
-      let file: Deno.FsFile;
       try {
-        file = await Deno.open(found.path, { read: true });
-      } catch {
-        return { ok: false, reason: "not-found", detail: found.rel };
+        // Every served byte comes from this descriptor, verified to be inside the root.
+        const opened = await openConfined(root, requested, found);
+        if (!opened.ok) return opened;
+        const { file, info } = opened;
+        if (fits(info.size)) {
+          let data: Uint8Array;
+          try {
+            data = await readOpened(file, info.size);
+          } catch {
+            return notFound(opened.rel);
+          } finally {
+            closeQuietly(file);
+          }
+          // a file that changed while we read it is served but not kept
+          if (data.length === info.size) {
+            remember(opened.path, { key: cacheKey(opened.path, info.mtime, info.size), data });
+          }
+          settle?.(data);
+          return memoryFile(opened.rel, data, mode, true);
+        }
+        const ahead = new ReadAhead(file, info.size);
+        const read = (o: number, n: number) => ahead.read(o, n);
+        const close = () => closeQuietly(file);
+        if (mode === "netascii") {
+          let size: number;
+          try {
+            size = await netasciiDiskSize(read, info.size);
+          } catch {
+            close();
+            return notFound(opened.rel);
+          }
+          const reader = new NetasciiReader(read, info.size);
+          return { rel: opened.rel, size, cached: false, read: (o, n) => reader.at(o, n), close };
+        }
+        return {
+          rel: opened.rel,
+          size: info.size,
+          cached: false,
+          read,
+          readInto: (o, dest) => ahead.readInto(o, dest),
+          close,
+        };
+      } finally {
+        if (settle !== undefined) {
+          loading.delete(key);
+          settle(null); // no-op when the bytes were handed over above
+        }
       }
-      // Re-check on the open descriptor: the path may have been swapped since.
-      const info = await file.stat();
-      if (!info.isFile) {
-        file.close();
-        return { ok: false, reason: "not-file", detail: "not a regular file" };
-      }
-      const ahead = new ReadAhead(file, info.size);
-      const read = (o: number, n: number) => ahead.read(o, n);
-      const close = () => {
-        try {
-          file.close();
-        } catch { /* already closed */ }
-      };
-      if (mode === "netascii") {
-        const size = await netasciiDiskSize(read, info.size);
-        const reader = new NetasciiReader(read, info.size);
-        return { rel: found.rel, size, cached: false, read: (o, n) => reader.at(o, n), close };
-      }
-      return {
-        rel: found.rel,
-        size: info.size,
-        cached: false,
-        read,
-        readInto: (o, dest) => ahead.readInto(o, dest),
-        close,
-      };
     },
   };
 }

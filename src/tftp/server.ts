@@ -44,7 +44,16 @@ export interface TftpCounters {
   /** Datagrams that could not be decoded. */
   readonly malformed: number;
   readonly active: number;
+  /**
+   * ERROR packets (code 0, "server shutting down") the kernel took at
+   * close(): one per transfer running or being opened, so its client stops
+   * at once instead of retransmitting until its own timeout.
+   */
+  readonly shutdownErrors: number;
 }
+
+/** What a client is told when the server closes under its transfer. */
+export const SHUTDOWN_MESSAGE = "server shutting down";
 
 export interface TftpServerOptions {
   /** Address to bind; also the source address of transfer sockets. */
@@ -83,7 +92,10 @@ export interface TftpServerOptions {
 export interface TftpServer {
   readonly addr: Deno.NetAddr;
   stats(): TftpCounters;
-  /** Stops listening and aborts running transfers. */
+  /**
+   * Stops listening and ends running transfers, each after an ERROR (code 0,
+   * "server shutting down") to its client.
+   */
   close(): Promise<void>;
   /** Settles when the listener loop has ended. */
   readonly finished: Promise<void>;
@@ -97,6 +109,7 @@ interface Counters {
   refused: number;
   malformed: number;
   active: number;
+  shutdownErrors: number;
 }
 
 /** Starts a TFTP server; resolves once the listener is bound. */
@@ -121,11 +134,13 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     refused: 0,
     malformed: 0,
     active: 0,
+    shutdownErrors: 0,
   };
   const transfers = new Map<string, RunningTransfer>();
-  // Clients whose RRQ is being served (set before any await: a duplicated RRQ
-  // arriving while the file is being opened must not start a second transfer).
-  const busy = new Set<string>();
+  // Clients whose RRQ is being served, by "ip:port" (set before any await: a
+  // duplicated RRQ arriving while the file is being opened must not start a
+  // second transfer).
+  const busy = new Map<string, Deno.NetAddr>();
   const perIp = new Map<string, number>();
   let closed = false;
 
@@ -201,7 +216,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       return;
     }
     // Reserve the slot before any await so a storm cannot overshoot the limits.
-    busy.add(key);
+    busy.set(key, remote);
     counters.active++;
     perIp.set(remote.hostname, mine + 1);
     let file: TftpFile | null = null;
@@ -340,12 +355,45 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
 
   const finished = loop();
 
+  /**
+   * Tells every client with a transfer under way that the server is going:
+   * running transfers from their own port (their TID), requests still
+   * opening their file from the listener's (they have no TID yet).
+   */
+  async function notifyShutdown(): Promise<void> {
+    const opening: Promise<void>[] = [];
+    for (const [key, remote] of busy) {
+      const running = transfers.get(key);
+      if (running !== undefined) {
+        if (running.abortWithError("server closed", ErrorCode.NOT_DEFINED, SHUTDOWN_MESSAGE)) {
+          counters.shutdownErrors++;
+        }
+        continue;
+      }
+      opening.push(
+        listener.send(encodeError(ErrorCode.NOT_DEFINED, SHUTDOWN_MESSAGE), remote).then(
+          () => void counters.shutdownErrors++,
+          (e) =>
+            log.debug("shutdown error not sent", { error: String(e), client: remote.hostname }),
+        ),
+      );
+    }
+    // Local sends complete at once; they are awaited before the listener closes.
+    await Promise.all(opening);
+  }
+
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
     try {
+      await notifyShutdown();
+    } catch (e) {
+      log.warn("shutdown notices failed", { error: String(e) });
+    }
+    try {
       listener.close();
     } catch { /* already closed */ }
+    // Anything that slipped past the notices (none expected) still ends here.
     for (const t of transfers.values()) t.abort("server closed");
     await finished;
     await reactor.close();

@@ -1,9 +1,23 @@
 import assert from "node:assert/strict";
 import { realRoot } from "../files/mod.ts";
 import { createCorpusFixture, loadTraversalCorpus } from "../files/testdata/traversal_corpus.ts";
+import type { Refusal } from "../files/mod.ts";
 import { exchange, tftpGet } from "./_test_client.ts";
-import { encodeAck, encodeRequest, ErrorCode, Opcode } from "./packet.ts";
-import { startTftpServer, type TftpServerOptions, type TransferStats } from "./server.ts";
+import type { FileSource, TftpFile } from "./files.ts";
+import {
+  decodePacket,
+  encodeAck,
+  encodeRequest,
+  ErrorCode,
+  Opcode,
+  type Packet,
+} from "./packet.ts";
+import {
+  SHUTDOWN_MESSAGE,
+  startTftpServer,
+  type TftpServerOptions,
+  type TransferStats,
+} from "./server.ts";
 
 async function withServer(
   files: Record<string, Uint8Array>,
@@ -187,3 +201,217 @@ Deno.test("close() ends running transfers, reported as 'server closed'", async (
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Waits for a packet on `conn` for at most `ms`; null on timeout. */
+async function receiveWithin(
+  conn: Deno.DatagramConn,
+  ms: number,
+): Promise<[Packet, Deno.NetAddr] | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const recv = conn.receive().then(([b, a]) => [decodePacket(b), a as Deno.NetAddr] as const);
+  recv.catch(() => {});
+  try {
+    const got = await Promise.race([
+      recv,
+      new Promise<null>((r) => timer = setTimeout(() => r(null), ms)),
+    ]);
+    return got === null ? null : [got[0], got[1]];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads until an ERROR arrives (DATA retransmits are skipped), bounded by `tries` packets. */
+async function nextError(
+  conn: Deno.DatagramConn,
+  tries = 20,
+): Promise<[Packet & { op: 5 }, Deno.NetAddr] | null> {
+  for (let i = 0; i < tries; i++) {
+    const got = await receiveWithin(conn, 5000);
+    if (got === null) return null;
+    if (got[0].op === Opcode.ERROR) return got as [Packet & { op: 5 }, Deno.NetAddr];
+  }
+  return null;
+}
+
+Deno.test("close() sends every running transfer an ERROR 0 from its own port", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-tftp-" });
+  await Deno.writeFile(`${dir}/big`, random(2_000_000));
+  const server = await startTftpServer({ hostname: "127.0.0.1", port: 0, root: dir });
+  // Two clients take DATA 1 and never ACK: their transfers stay open.
+  const idle = [0, 1].map(() =>
+    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 })
+  );
+  try {
+    const tids: number[] = [];
+    for (const c of idle) {
+      await c.send(encodeRequest(Opcode.RRQ, "big", "octet"), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port: server.addr.port,
+      });
+      const first = await receiveWithin(c, 5000);
+      assert.equal(first?.[0].op, Opcode.DATA);
+      tids.push(first![1].port);
+    }
+    assert.equal(server.stats().active, 2);
+    await server.close();
+    for (const [i, c] of idle.entries()) {
+      const got = await nextError(c);
+      assert.ok(got, "an ERROR arrives after close()");
+      const [err, from] = got;
+      assert.equal(from.port, tids[i], "sent from the transfer's port (its TID)");
+      assert.notEqual(from.port, server.addr.port);
+      assert.equal(err.code, ErrorCode.NOT_DEFINED);
+      assert.equal(err.message, SHUTDOWN_MESSAGE);
+    }
+    const stats = server.stats();
+    assert.equal(stats.shutdownErrors, 2);
+    assert.equal(stats.active, 0);
+    assert.equal(stats.failed, 2);
+  } finally {
+    for (const c of idle) c.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A source whose `open` waits until released (signals when it was called). */
+function blockedSource(): { source: FileSource; opened: Promise<void>; release(): void } {
+  let opened!: () => void;
+  let release!: () => void;
+  const openedP = new Promise<void>((r) => opened = r);
+  const gate = new Promise<void>((r) => release = r);
+  const file: TftpFile = {
+    rel: "f",
+    size: 10,
+    cached: true,
+    read: () => Promise.resolve(new Uint8Array(10)),
+    close() {},
+  };
+  return {
+    source: {
+      async open(): Promise<TftpFile | Refusal> {
+        opened();
+        await gate;
+        return file;
+      },
+    },
+    opened: openedP,
+    release,
+  };
+}
+
+Deno.test("close() tells a request still opening its file from the listener's port", async () => {
+  const blocked = blockedSource();
+  const server = await startTftpServer({ hostname: "127.0.0.1", port: 0, source: blocked.source });
+  const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    await client.send(encodeRequest(Opcode.RRQ, "f", "octet"), {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    await blocked.opened;
+    await server.close();
+    const got = await nextError(client);
+    assert.ok(got, "an ERROR arrives after close()");
+    assert.equal(got[1].port, server.addr.port);
+    assert.equal(got[0].message, SHUTDOWN_MESSAGE);
+    assert.equal(server.stats().shutdownErrors, 1);
+  } finally {
+    blocked.release();
+    client.close();
+  }
+  // The request ends once its file is open: it starts no transfer.
+  for (let i = 0; i < 100 && server.stats().active > 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(server.stats().active, 0);
+});
+
+/**
+ * A 10 MB file whose first 64 KiB are at hand and whose later bytes never
+ * arrive: a transfer of it stalls after about 128 blocks (`stalled` settles).
+ */
+function stallingSource(): { source: FileSource; stalled: Promise<void> } {
+  let stalled!: () => void;
+  const stalledP = new Promise<void>((r) => stalled = r);
+  const AT_HAND = 64 * 1024;
+  const file: TftpFile = {
+    rel: "big",
+    size: 10_000_000,
+    cached: false,
+    readInto(offset, dest) {
+      if (offset + dest.length > AT_HAND) return null;
+      dest.fill(0x5a);
+      return dest.length;
+    },
+    read() {
+      stalled();
+      return new Promise<Uint8Array>(() => {});
+    },
+    close() {},
+  };
+  return { source: { open: () => Promise.resolve(file) }, stalled: stalledP };
+}
+
+function within<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), ms)),
+  ])
+    .finally(() => clearTimeout(timer));
+}
+
+Deno.test({
+  name: "tftp-hpa stops with the server's shutdown error instead of retransmitting",
+  ignore: !hasTftpHpa(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "mesh-tftp-" });
+    const { source, stalled } = stallingSource();
+    const server = await startTftpServer({ hostname: "127.0.0.1", port: 0, source });
+    const child = new Deno.Command("tftp", {
+      args: [
+        "127.0.0.1",
+        String(server.addr.port),
+        "-m",
+        "binary",
+        "-c",
+        "get",
+        "big",
+        `${dir}/out`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    try {
+      assert.notEqual(await within(stalled, 10_000), "timeout", "the transfer started");
+      assert.equal(server.stats().active, 1);
+      await server.close();
+      // Without the ERROR, tftp-hpa retransmits its ACK for 25 s before giving up.
+      const out = await within(output, 10_000);
+      assert.notEqual(out, "timeout", "tftp exited after the server closed");
+      if (out === "timeout") return;
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.match(text, /server shutting down/);
+      assert.equal(server.stats().shutdownErrors, 1);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await output.catch(() => {});
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+function hasTftpHpa(): boolean {
+  try {
+    return Deno.statSync("/usr/bin/tftp").isFile;
+  } catch {
+    return false;
+  }
+}

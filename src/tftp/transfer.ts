@@ -52,6 +52,13 @@ export interface RunningTransfer {
   readonly done: Promise<TransferOutcome>;
   /** Ends the transfer now (no ERROR is sent). */
   abort(reason: string): void;
+  /**
+   * Ends the transfer now after sending the client an ERROR packet (`code`,
+   * `message`) from the transfer's port, so it stops at once instead of
+   * retransmitting until its own timeout. True when the kernel took the
+   * ERROR; false when it refused it or the transfer had already ended.
+   */
+  abortWithError(reason: string, code: number, message: string): boolean;
 }
 
 /**
@@ -93,6 +100,16 @@ class Transfer {
 
   abort(reason: string): void {
     this.#finish(false, reason);
+  }
+
+  abortWithError(reason: string, code: number, message: string): boolean {
+    if (this.#finished) return false;
+    // Sent before #finish closes the socket; a file read in flight is simply dropped.
+    const failures = this.#sendErrors;
+    this.#send(encodeError(code, message));
+    const sent = this.#sendErrors === failures;
+    this.#finish(false, reason);
+    return sent;
   }
 
   /** Reactor: the socket has datagrams. */
@@ -241,7 +258,11 @@ class Transfer {
 export function startTransfer(p: TransferParams): RunningTransfer {
   const t = new Transfer(p);
   t.start();
-  return { done: t.done, abort: (reason) => t.abort(reason) };
+  return {
+    done: t.done,
+    abort: (reason) => t.abort(reason),
+    abortWithError: (reason, code, message) => t.abortWithError(reason, code, message),
+  };
 }
 
 /** Decodes what the client sent: an event, undefined (ignore) or null (malformed). */

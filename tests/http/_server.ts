@@ -24,6 +24,8 @@ export interface ServerSpec {
   readonly leases: Record<string, string>;
   /** Log the access log (off for benchmarks). */
   readonly log: boolean;
+  /** Connections per client address at most (the engine's default when omitted). */
+  readonly maxPerClient?: number;
   /** Server engine; the default one when omitted. */
   readonly engine?: HttpEngine;
 }
@@ -67,6 +69,7 @@ if (import.meta.main) {
     hostname: spec.hostname,
     port: spec.port,
     ...(spec.engine !== undefined ? { engine: spec.engine } : {}),
+    ...(spec.maxPerClient !== undefined ? { maxPerClient: spec.maxPerClient } : {}),
   });
   Deno.stdout.writeSync(enc.encode(`LISTENING ${running.addr.port}\n`));
   await running.finished;

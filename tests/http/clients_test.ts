@@ -207,6 +207,8 @@ for (const engine of [HttpEngine.Sendfile, HttpEngine.Deno]) {
           leases: {},
           log: false,
           engine,
+          // one address opens 200 connections on purpose here
+          maxPerClient: 256,
         });
         // one curl process, 200 parallel transfers on 200 connections
         const urls = Array.from({ length: 200 }, (_, i) => [

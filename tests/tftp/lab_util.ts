@@ -29,6 +29,8 @@ export async function startOurServer(
     timeoutMs?: number;
     perClient?: number;
     honorClientTimeout?: boolean;
+    /** Retransmissions without progress before a transfer is given up (server default 5). */
+    retries?: number;
   },
 ): Promise<RunningServer> {
   const child = lab.spawn(host, [
@@ -44,6 +46,7 @@ export async function startOurServer(
     String(args.timeoutMs ?? 1000),
     String(args.perClient ?? 32),
     String(args.honorClientTimeout ?? true),
+    String(args.retries ?? 5),
   ], { stdout: "piped", stderr: "inherit" });
   const transfers: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];

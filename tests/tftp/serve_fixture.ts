@@ -1,6 +1,6 @@
 /**
  * Runs our TFTP server for the lab tests and the benchmark:
- *   serve_fixture.ts <root> <hostname> <port> [timeoutMs] [perClient] [honorClientTimeout]
+ *   serve_fixture.ts <root> <hostname> <port> [timeoutMs] [perClient] [honorClientTimeout] [retries]
  * Prints {"port": N} when ready, then one {"event":"transfer",...} line per
  * request (what the daemon's node-event hook would receive).
  */
@@ -13,6 +13,7 @@ const [
   timeoutMs = "1000",
   perClient = "32",
   honorClientTimeout = "true",
+  retries = "5",
 ] = Deno.args;
 if (!root) {
   console.error("usage: serve_fixture.ts <root> [hostname] [port] [timeoutMs] [perClient]");
@@ -25,6 +26,7 @@ const server = await startTftpServer({
   timeoutMs: Number(timeoutMs),
   perClient: Number(perClient),
   honorClientTimeout: honorClientTimeout !== "false",
+  retries: Number(retries),
   onTransfer: (s) => console.log(JSON.stringify({ event: "transfer", ...s })),
 });
 Deno.addSignalListener("SIGTERM", () => void server.close().then(() => Deno.exit(0)));
