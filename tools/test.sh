@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 DENO=(./tools/deno)
 "${DENO[@]}" task check
 "${DENO[@]}" lint
+"${DENO[@]}" task layers
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

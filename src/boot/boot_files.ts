@@ -13,7 +13,38 @@
  *   6 IA32 and 10/11 ARM UEFI only when a file is configured.
  * - anything else → no boot fields (an ordinary DHCP client).
  */
-import type { BootClient, Firmware } from "../dhcp/mod.ts";
+
+/** Firmware family derived from the architecture type. */
+export type Firmware =
+  | "bios"
+  | "efi-ia32"
+  | "efi-x64"
+  | "efi-arm32"
+  | "efi-arm64"
+  | "http-efi-ia32"
+  | "http-efi-x64"
+  | "http-efi-arm32"
+  | "http-efi-arm64"
+  | "unknown";
+
+/**
+ * What the boot decision looks at: the part of a classified DHCP client
+ * (src/dhcp's BootClient, from `classifyClient`) that says how it boots.
+ */
+export interface BootFacts {
+  /** First option 93 entry (or option 60 "Arch:"), null when neither is present. */
+  readonly arch: number | null;
+  /** IANA name of the architecture, for logs. */
+  readonly archName: string;
+  readonly firmware: Firmware;
+  /** Option 60 starts with "PXEClient". */
+  readonly isPxe: boolean;
+  /** Option 60 starts with "HTTPClient" (UEFI HTTP Boot). */
+  readonly isHttpClient: boolean;
+  /** User class "iPXE" or option 175 present: the chainloaded stage, gets the script. */
+  readonly isIpxe: boolean;
+  readonly userClasses: readonly string[];
+}
 
 /** Boot file settings for one segment. */
 export interface BootFilesConfig {
@@ -98,7 +129,7 @@ function fileFor(fw: Firmware, cfg: BootFilesConfig): string | undefined {
 }
 
 /** Decides the boot file for a client. Every outcome carries a reason for debug logs. */
-export function bootDecision(client: BootClient, cfg: BootFilesConfig): BootDecision {
+export function bootDecision(client: BootFacts, cfg: BootFilesConfig): BootDecision {
   const arch = `arch ${client.arch ?? "none"} (${client.archName})`;
   if (client.isIpxe) {
     return {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { classifyClient } from "../dhcp/mod.ts";
-import { parseIpv4 } from "../net/addr.ts";
+import { parseIpv4 } from "../wire/mod.ts";
 import { type ClientSpec, makeDiscover } from "../testing/dhcp_factories.ts";
 import { bootDecision, type BootFilesConfig, DEFAULT_BOOT_FILES } from "./mod.ts";
 

@@ -10,7 +10,7 @@
  * is not that node. What is left to an attacker on the boot network is to
  * spoof the MAC of a node that is offline (see the README's threat model).
  */
-import { parseMac } from "../net/addr.ts";
+import { parseMac } from "../wire/mod.ts";
 import { canonicalUuid, nodeIdFor } from "./node_id.ts";
 
 function macOrNull(text: string | null | undefined): string | null {
@@ -62,6 +62,11 @@ export type Identity =
     readonly ignored: readonly string[];
   };
 
+function boundElsewhere(uuid: string, bound: string): string {
+  const id = nodeIdFor({ uuid }).id;
+  return `belongs to node ${id}, bound to ${bound} (if that card was replaced: mesh node forget -n ${id})`;
+}
+
 /** Decides which node a request speaks for. */
 export function identify(facts: IdentityFacts, claim: IdentityClaim, mode: IdentityMode): Identity {
   const ignored: string[] = [];
@@ -95,11 +100,11 @@ export function identify(facts: IdentityFacts, claim: IdentityClaim, mode: Ident
     }
     const bound = owner(dhcpUuid);
     if (bound === undefined || bound === mac) uuid = dhcpUuid;
-    else ignored.push(`uuid ${dhcpUuid} (option 97) belongs to a node bound to ${bound}`);
+    else ignored.push(`uuid ${dhcpUuid} (option 97) ${boundElsewhere(dhcpUuid, bound)}`);
   } else if (claimedUuid !== null) {
     const bound = owner(claimedUuid);
     if (bound === undefined || bound === mac) uuid = claimedUuid;
-    else ignored.push(`uuid ${claimedUuid} belongs to a node bound to ${bound}`);
+    else ignored.push(`uuid ${claimedUuid} ${boundElsewhere(claimedUuid, bound)}`);
   }
   if (uuid !== null) return { known: true, nodeId: nodeIdFor({ uuid }).id, mac, uuid, ignored };
 

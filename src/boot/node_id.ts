@@ -6,7 +6,7 @@
  * a node as the shell one-liner `NODE_ID_SHELL`, so a node knows its own id.
  */
 import { createHash } from "node:crypto";
-import { parseMac } from "../net/addr.ts";
+import { parseMac } from "../wire/mod.ts";
 
 /** An 8-character lower-case hex node id. */
 export type NodeId = string;

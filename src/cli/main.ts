@@ -12,6 +12,7 @@ import { bashCompletion, type CommandSpec, fishCompletion, zshCompletion } from 
 import { configCheck, systemConfigure } from "./config_cmds.ts";
 import { type GlobalOptions, out } from "./context.ts";
 import { dhcpLeases, nodeInfo, nodeList } from "./node_cmds.ts";
+import { nodeForget } from "./node_forget.ts";
 import { serveCommand } from "./serve_cmd.ts";
 
 /** The version printed by `mesh --version`. */
@@ -78,6 +79,14 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
   )
     .requiredOption("-n, --node <id>", "node id (8 hex characters) or MAC");
   on(info as unknown as Command, (g) => nodeInfo(g, (info.opts() as { node: string }).node));
+  const forget = node.command("forget").description(
+    "remove a node and its history, so its id can bind to a new MAC",
+  )
+    .requiredOption("-n, --node <id>", "node id (8 hex characters) or MAC");
+  on(
+    forget as unknown as Command,
+    (g) => nodeForget(g, (forget.opts() as { node: string }).node),
+  );
 
   const dhcp = program.command("dhcp").description("DHCP server state");
   const leases = dhcp.command("leases").description("DHCP leases (bound ones unless --all)")

@@ -4,7 +4,7 @@
  * directly, so they work whether the daemon runs or not.
  */
 import { existsSync } from "node:fs";
-import { formatIpv4 } from "../net/addr.ts";
+import { formatIpv4 } from "../wire/mod.ts";
 import {
   LeaseStore,
   NodeStore,

@@ -6,7 +6,7 @@
  * for. Pure.
  */
 import type { ConfigIssue } from "../errors.ts";
-import { type Cidr, cidrOverlaps, formatCidr, parseCidr } from "../net/addr.ts";
+import { type Cidr, cidrOverlaps, formatCidr, parseCidr } from "../wire/mod.ts";
 import type { Parsed } from "./parse_lists.ts";
 
 /** The keys host0.conf may set, each with its line for later messages. */

@@ -13,7 +13,7 @@ import {
   parseCidr,
   parseIpv4,
   parseMac,
-} from "../net/addr.ts";
+} from "../wire/mod.ts";
 import type { ConfigIssue } from "../errors.ts";
 import { isSeq } from "yaml";
 import type { LegacyConf } from "./parse_host0_conf.ts";

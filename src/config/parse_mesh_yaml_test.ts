@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatCidr, parseIpv4 } from "../net/addr.ts";
+import { formatCidr, parseIpv4 } from "../wire/mod.ts";
 import { formatIssue } from "../errors.ts";
 import { parseMeshYaml } from "./parse_mesh_yaml.ts";
 import { parseHost0Conf } from "./parse_host0_conf.ts";

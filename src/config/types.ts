@@ -3,7 +3,7 @@
  * The /host0 model: settings from mesh.yaml (with host0.conf legacy keys and
  * defaults applied), machines, groups, VXLAN networks and package lists.
  */
-import type { Cidr } from "../net/addr.ts";
+import type { Cidr } from "../wire/mod.ts";
 
 /** How a network interface is served. */
 export const InterfaceMode = {

@@ -21,7 +21,8 @@ import {
   loadOverlayIndex,
   serveHttp,
 } from "../http/mod.ts";
-import { formatIpv4, listInterfaces } from "../net/mod.ts";
+import { listInterfaces } from "../net/mod.ts";
+import { formatIpv4 } from "../wire/mod.ts";
 import { acquireStateLock, LeaseStore, NodeStore, openStore, Stage } from "../store/mod.ts";
 import { startTftpServer, type TransferStats } from "../tftp/mod.ts";
 import { installIpxeBinaries } from "./boot_assets.ts";
@@ -160,7 +161,7 @@ async function serve(
 
   const paths = bootPaths(settings);
   const base = publicBase(settings, plan.served);
-  const leaseLookup = new SqliteLeaseLookup(store.db);
+  const leaseLookup = new SqliteLeaseLookup(leases);
   const apiAccess = await apiAccessOf(settings);
 
   // HTTP: boot scripts, overlays, boot files, mirror, node API.

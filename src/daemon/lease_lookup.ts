@@ -1,12 +1,12 @@
 /**
  * @module
  * Answers the HTTP service's "does this address hold a lease for that MAC?"
- * from the leases table. Leases are committed before their ACK leaves, so a
+ * from the leases table (through the LeaseStore). Leases are committed before their ACK leaves, so a
  * node that fetches its overlay right after DHCP is already in the table.
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { LeaseLookup } from "../http/mod.ts";
-import { parseIpv4 } from "../net/addr.ts";
+import type { LeaseStore } from "../store/mod.ts";
+import { parseIpv4 } from "../wire/mod.ts";
 
 function ipNumber(ip: string): number | null {
   try {
@@ -21,17 +21,15 @@ const MAX_UUIDS = 65_536;
 
 /** LeaseLookup over the SQLite leases table, plus the option 97 UUIDs our DHCP server saw. */
 export class SqliteLeaseLookup implements LeaseLookup {
-  #macForIp: StatementSync;
+  #leases: Pick<LeaseStore, "boundMacAt">;
   #uuids = new Map<string, string>();
-  constructor(db: DatabaseSync, readonly now: () => number = Date.now) {
-    this.#macForIp = db.prepare(
-      "SELECT mac FROM leases WHERE ip = ? AND state = 'bound' AND expires_at > ?",
-    );
+  constructor(leases: Pick<LeaseStore, "boundMacAt">, readonly now: () => number = Date.now) {
+    this.#leases = leases;
   }
   macForIp(ip: string): string | undefined {
     const n = ipNumber(ip);
     if (n === null) return undefined;
-    return (this.#macForIp.get(n, this.now()) as { mac: string } | undefined)?.mac;
+    return this.#leases.boundMacAt(n, this.now());
   }
   /** Remembers the UUID a MAC sent in option 97 (DHCP events call this). */
   noteDhcpUuid(mac: string, uuid: string): void {

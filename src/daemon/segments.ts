@@ -5,6 +5,7 @@
  * add discovery for `auto`. `planServerInterfaces` is pure.
  */
 import type { InterfaceSettings, Settings } from "../config/mod.ts";
+import type { NetInterface } from "../net/mod.ts";
 import {
   type Cidr,
   cidrBroadcast,
@@ -12,8 +13,7 @@ import {
   formatCidr,
   formatIpv4,
   prefixMask,
-} from "../net/addr.ts";
-import type { NetInterface } from "../net/mod.ts";
+} from "../wire/mod.ts";
 
 /** One interface served by our own DHCP server. */
 export interface ServedInterface {

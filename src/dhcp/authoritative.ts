@@ -7,7 +7,7 @@
  * sends `packet` to `destination`.
  */
 import { bootDecision, type BootFilesConfig, nodeIdFor } from "../boot/mod.ts";
-import { type Cidr, cidrBroadcast, formatIpv4, prefixMask } from "../net/addr.ts";
+import { type Cidr, cidrBroadcast, formatIpv4, prefixMask } from "../wire/mod.ts";
 import { bootFields, type BootFieldsOptions } from "./boot_reply.ts";
 import { type BootClient, classifyClient } from "./client.ts";
 import { MessageType, messageTypeName, Op, Opt } from "./constants.ts";

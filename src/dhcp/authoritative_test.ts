@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type BootFilesConfig, DEFAULT_BOOT_FILES } from "../boot/mod.ts";
-import { formatIpv4, parseCidr, parseIpv4 } from "../net/addr.ts";
+import { formatIpv4, parseCidr, parseIpv4 } from "../wire/mod.ts";
 import {
   type ClientSpec,
   guidOption,

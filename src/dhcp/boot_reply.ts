@@ -4,7 +4,7 @@
  * 66, 67, 43, 175, 97). Shared by the authoritative and proxy responders. Pure.
  */
 import type { BootDecision } from "../boot/mod.ts";
-import { formatIpv4 } from "../net/addr.ts";
+import { formatIpv4 } from "../wire/mod.ts";
 import { FILE_LENGTH, IpxeSubOpt, Opt } from "./constants.ts";
 import type { BootClient } from "./client.ts";
 import { textValue } from "./option_values.ts";

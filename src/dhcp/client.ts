@@ -5,6 +5,7 @@
  * boot / iPXE markers and the machine GUID (option 97). Pure; problems with
  * the request are listed, never thrown.
  */
+import type { BootFacts, Firmware } from "../boot/mod.ts";
 import { Arch, Opt } from "./constants.ts";
 import {
   getClientArchs,
@@ -15,36 +16,11 @@ import {
 import { formatSmbiosUuid } from "./option_values.ts";
 import { clientMac, type DhcpPacket } from "./packet.ts";
 
-/** Firmware family derived from the architecture type. */
-export type Firmware =
-  | "bios"
-  | "efi-ia32"
-  | "efi-x64"
-  | "efi-arm32"
-  | "efi-arm64"
-  | "http-efi-ia32"
-  | "http-efi-x64"
-  | "http-efi-arm32"
-  | "http-efi-arm64"
-  | "unknown";
-
-/** A classified boot client. */
-export interface BootClient {
+/** A classified boot client: what the boot decision needs, and the rest for logs and replies. */
+export interface BootClient extends BootFacts {
   /** Canonical MAC from chaddr. */
   readonly mac: string;
-  /** First option 93 entry (or option 60 "Arch:"), null when neither is present. */
-  readonly arch: number | null;
-  /** IANA name of the architecture, for logs. */
-  readonly archName: string;
-  readonly firmware: Firmware;
-  /** Option 60 starts with "PXEClient". */
-  readonly isPxe: boolean;
-  /** Option 60 starts with "HTTPClient" (UEFI HTTP Boot). */
-  readonly isHttpClient: boolean;
-  /** User class "iPXE" or option 175 present: the chainloaded stage, gets the script. */
-  readonly isIpxe: boolean;
   readonly vendorClass?: string;
-  readonly userClasses: readonly string[];
   /** SMBIOS UUID text from a well-formed option 97 (what iPXE's ${uuid} shows). */
   readonly uuid?: string;
   /** Raw option 97 value, echoed in replies even when malformed. */

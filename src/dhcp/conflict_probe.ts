@@ -7,7 +7,8 @@
  * I/O shell: the clock is injected, the decision code is in src/arp.
  */
 import { arpProbe, decodeArpFrame, encodeArpFrame, provesInUse } from "../arp/mod.ts";
-import { bpfArp, interfaceMac, macToBytes, RawSocket } from "../net/mod.ts";
+import { bpfArp, interfaceMac, RawSocket } from "../net/mod.ts";
+import { macToBytes } from "../wire/mod.ts";
 
 export interface ConflictProbeOptions {
   readonly ifname: string;
@@ -73,7 +74,13 @@ export class ConflictProbe {
           if (v) this.conflicts++;
           resolve(v);
         },
-        timer: setTimeout(() => entry.resolve(false), this.#timeoutMs),
+        // Before calling it free, read what already arrived: after a stall of
+        // the event loop the expired timer runs before the read loop's turn,
+        // and the answer that proves the address taken may sit in the socket.
+        timer: setTimeout(() => {
+          this.#drain();
+          if (this.#pending.get(ip) === entry) entry.resolve(false);
+        }, this.#timeoutMs),
       };
       this.#pending.set(ip, entry);
     });
@@ -94,28 +101,34 @@ export class ConflictProbe {
     this.#reading = true;
     try {
       while (this.#pending.size > 0 && !this.#sock.closed) {
-        const frame = this.#sock.tryRecv();
-        if (!frame) {
-          await this.#sock.wait(50);
-          continue;
-        }
-        let arp;
-        try {
-          arp = decodeArpFrame(frame);
-        } catch {
-          continue; // malformed ARP from a neighbour says nothing about our address
-        }
-        if (!arp) continue;
-        // Only the sender's address or a probe's target can be proven in use: look
-        // those up instead of testing every pending probe (thousands under load).
-        for (const ip of [arp.spa, arp.tpa]) {
-          const p = this.#pending.get(ip);
-          if (p !== undefined && provesInUse(arp, p.ip, this.#mac)) p.resolve(true);
-        }
+        if (!this.#drain()) await this.#sock.wait(50);
       }
     } finally {
       this.#reading = false;
     }
+  }
+
+  /** Handles every frame waiting in the socket now; false when there was none. */
+  #drain(): boolean {
+    if (this.#sock.closed) return false;
+    let any = false;
+    for (let frame = this.#sock.tryRecv(); frame; frame = this.#sock.tryRecv()) {
+      any = true;
+      let arp;
+      try {
+        arp = decodeArpFrame(frame);
+      } catch {
+        continue; // malformed ARP from a neighbour says nothing about our address
+      }
+      if (!arp) continue;
+      // Only the sender's address or a probe's target can be proven in use: look
+      // those up instead of testing every pending probe (thousands under load).
+      for (const ip of [arp.spa, arp.tpa]) {
+        const p = this.#pending.get(ip);
+        if (p !== undefined && provesInUse(arp, p.ip, this.#mac)) p.resolve(true);
+      }
+    }
+    return any;
   }
 
   close(): void {

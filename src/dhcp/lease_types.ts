@@ -4,7 +4,7 @@
  * store/lease_store.ts so changes pass straight through), the identity of a
  * client and pool settings. Pure types.
  */
-import type { Cidr } from "../net/addr.ts";
+import type { Cidr } from "../wire/mod.ts";
 
 /** Persisted lease states. Offers are never persisted. */
 export const LeaseState = {

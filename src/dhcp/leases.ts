@@ -14,7 +14,7 @@
  * never-used addresses plus a heap of never-used addresses whose offer lapsed,
  * a heap of (free-since, ip) for reuse, and the pending offers in FIFO order.
  */
-import { cidrBroadcast, cidrContains } from "../net/addr.ts";
+import { cidrBroadcast, cidrContains } from "../wire/mod.ts";
 import { MinHeap } from "./_min_heap.ts";
 import {
   type Allocation,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseCidr, parseIpv4 } from "../net/addr.ts";
+import { parseCidr, parseIpv4 } from "../wire/mod.ts";
 import {
   clientKey,
   type LeaseChange,

@@ -5,7 +5,7 @@
  * already rejects malformed options the state machine depends on: 50, 51, 52,
  * 53, 54, 57). Builders return the raw value bytes. Pure.
  */
-import { ipv4FromBytes, ipv4ToBytes } from "../net/addr.ts";
+import { ipv4FromBytes, ipv4ToBytes } from "../wire/mod.ts";
 import { Opt } from "./constants.ts";
 import type { DhcpOptions } from "./options.ts";
 

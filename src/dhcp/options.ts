@@ -6,7 +6,7 @@
  * in option_values.ts. Pure.
  */
 import { DecodeError } from "../errors.ts";
-import type { ByteWriter } from "../net/bytes.ts";
+import type { ByteWriter } from "../wire/mod.ts";
 import { Opt } from "./constants.ts";
 
 /** Option code → value bytes, in the order the options first appeared. */

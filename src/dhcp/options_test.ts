@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DecodeError } from "../errors.ts";
-import { ByteWriter } from "../net/bytes.ts";
+import { ByteWriter } from "../wire/mod.ts";
 import {
   decodeOptions,
   decodePxeVendorOptions,

@@ -19,8 +19,7 @@
  * model always holds "the options" and "the strings", never both.
  */
 import { DecodeError } from "../errors.ts";
-import { formatMac, ipv4FromBytes, macToBytes } from "../net/addr.ts";
-import { ByteWriter } from "../net/bytes.ts";
+import { ByteWriter, formatMac, ipv4FromBytes, macToBytes } from "../wire/mod.ts";
 import {
   CHADDR_LENGTH,
   COOKIE_OFFSET,

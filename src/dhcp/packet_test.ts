@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DecodeError } from "../errors.ts";
-import { formatIpv4, parseIpv4 } from "../net/addr.ts";
+import { formatIpv4, parseIpv4 } from "../wire/mod.ts";
 import { loadDhcpFixture, makeDiscover, parseHexFixture } from "../testing/dhcp_factories.ts";
 import {
   clientMac,

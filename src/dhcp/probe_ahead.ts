@@ -10,7 +10,7 @@
  * fresh offer, for as long as fresh offers keep coming.
  */
 import { getLogger } from "@logtape/logtape";
-import { formatIpv4 } from "../net/mod.ts";
+import { formatIpv4 } from "../wire/mod.ts";
 import type { ConflictProbe } from "./conflict_probe.ts";
 
 const log = getLogger(["mesh", "dhcp"]);

@@ -5,8 +5,7 @@
  * by 255, like the main option area. Pure.
  */
 import { DecodeError } from "../errors.ts";
-import { ipv4FromBytes, ipv4ToBytes } from "../net/addr.ts";
-import { ByteWriter } from "../net/bytes.ts";
+import { ByteWriter, ipv4FromBytes, ipv4ToBytes } from "../wire/mod.ts";
 import { Opt, PxeSubOpt } from "./constants.ts";
 import { bytesToText, textToBytes } from "./option_values.ts";
 import { concatOptions, encodeOptions, newOptionChunks, readOptionArea } from "./options.ts";

@@ -17,15 +17,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { DecodeError } from "../errors.ts";
-import {
-  type Cidr,
-  cidrBroadcast,
-  cidrContains,
-  type DhcpDatagram,
-  DhcpTransport,
-  formatIpv4,
-  type SendTarget,
-} from "../net/mod.ts";
+import { type DhcpDatagram, DhcpTransport, type SendTarget } from "../net/mod.ts";
+import { type Cidr, cidrBroadcast, cidrContains, formatIpv4 } from "../wire/mod.ts";
 import type { Decision, PoolExhaustion, RequestContext } from "./authoritative.ts";
 import {
   ClientBudget,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { macToBytes, parseIpv4 } from "../net/addr.ts";
+import { macToBytes, parseIpv4 } from "../wire/mod.ts";
 import type { PoolExhaustion } from "./authoritative.ts";
 import {
   ClientBudget,

@@ -8,7 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { BootFilesConfig } from "../boot/mod.ts";
-import { type Cidr, cidrContains, formatIpv4 } from "../net/mod.ts";
+import { type Cidr, cidrContains, formatIpv4 } from "../wire/mod.ts";
 import {
   type AuthoritativeResponder,
   authoritativeResponder,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseCidr, parseIpv4 } from "../net/mod.ts";
+import { parseCidr, parseIpv4 } from "../wire/mod.ts";
 import type { LeaseChange, LeaseRow } from "./lease_types.ts";
 import { type DhcpInterfaceOptions, startDhcpService } from "./service.ts";
 

@@ -9,7 +9,7 @@ import {
   under,
   verifyOpenedSync,
 } from "./mod.ts";
-import { createCorpusFixture, loadTraversalCorpus } from "./testdata/traversal_corpus.ts";
+import { createCorpusFixture, loadTraversalCorpus } from "../testing/traversal_corpus.ts";
 
 const enc = new TextEncoder();
 

@@ -10,7 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Context, Hono } from "hono";
 import { isNodeId } from "../boot/mod.ts";
 import { LogThrottle } from "../log.ts";
-import { parseIpv4 } from "../net/addr.ts";
+import { parseIpv4 } from "../wire/mod.ts";
 import { Stage } from "../store/mod.ts";
 import { clientIp, type HttpEnv } from "./context.ts";
 import type { ApiAccess } from "./deps.ts";

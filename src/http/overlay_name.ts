@@ -5,7 +5,7 @@
  * scripts use the node id. Pure.
  */
 import { canonicalUuid, isNodeId } from "../boot/mod.ts";
-import { parseMac } from "../net/addr.ts";
+import { parseMac } from "../wire/mod.ts";
 
 export type OverlayName =
   | { readonly kind: "default" }

@@ -13,8 +13,8 @@ import {
   SECRET_MARK,
   startSwapper,
   type Swapper,
-} from "../files/testdata/swap_race.ts";
-import { listenHttp } from "../net/http_server.ts";
+} from "../testing/swap_race.ts";
+import { listenHttp } from "../net/mod.ts";
 import { type Fixture, makeFixture } from "./_app_fixture.ts";
 import { SMALL_FILE_MAX } from "./static_file.ts";
 

@@ -7,7 +7,7 @@
  * where it forms a valid URL (then the URL parser normalises first).
  */
 import assert from "node:assert/strict";
-import { createCorpusFixture, loadTraversalCorpus } from "../files/testdata/traversal_corpus.ts";
+import { createCorpusFixture, loadTraversalCorpus } from "../testing/traversal_corpus.ts";
 import { MemoryCatalog, MemoryLeases, MemoryRegistry } from "../testing/http_fakes.ts";
 import { createApp } from "./app.ts";
 

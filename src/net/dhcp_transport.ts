@@ -12,7 +12,7 @@ import { BROADCAST_MAC, decodeUdpFrame, encodeUdpFrame } from "./ethernet.ts";
 import { bpfUdpDstPort } from "./bpf.ts";
 import { FRAME_MAX, RawSocket } from "./raw_socket.ts";
 import { UdpSocket } from "./udp_socket.ts";
-import { macToBytes } from "./addr.ts";
+import { macToBytes } from "../wire/mod.ts";
 import { interfaceMac } from "./interfaces.ts";
 
 /**

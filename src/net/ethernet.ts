@@ -6,7 +6,7 @@
  * and throws DecodeError for IPv4/UDP frames whose headers are inconsistent.
  */
 import { DecodeError } from "../errors.ts";
-import { finishChecksum, onesSum } from "./checksum.ts";
+import { finishChecksum, onesSum } from "../wire/mod.ts";
 
 export const ETHERTYPE = { ipv4: 0x0800, arp: 0x0806, vlan: 0x8100 } as const;
 export const IP_PROTOCOL_UDP = 17;

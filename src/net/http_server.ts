@@ -17,7 +17,7 @@
  * IPv4 only (the daemon binds an IPv4 address).
  */
 import { getLogger } from "@logtape/logtape";
-import { formatIpv4, parseIpv4 } from "./addr.ts";
+import { formatIpv4, parseIpv4 } from "../wire/mod.ts";
 import { C, check, errno, libc } from "./_libc.ts";
 import { errorResponse, latin1Bytes } from "./http_head.ts";
 import {

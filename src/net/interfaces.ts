@@ -3,7 +3,14 @@
  * Local network interfaces: name, index, MAC and IPv4 addresses, read from
  * /sys/class/net and `ip -j addr` (iproute2 is present wherever mesh runs).
  */
-import { type Cidr, formatMac, type MacAddress, parseIpv4, parseMac, prefixMask } from "./addr.ts";
+import {
+  type Cidr,
+  formatMac,
+  type MacAddress,
+  parseIpv4,
+  parseMac,
+  prefixMask,
+} from "../wire/mod.ts";
 
 /** One IPv4 address on an interface. */
 export interface InterfaceAddress {

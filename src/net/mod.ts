@@ -1,11 +1,9 @@
 /**
  * @module
- * Networking: addresses and byte codecs (pure), frame codecs (pure), and the
- * only code in mesh that touches sockets or FFI.
+ * Networking: Ethernet/IPv4/UDP frame codecs for raw sockets (pure), and the
+ * only code in mesh that touches sockets or FFI. Addresses, CIDR math, byte
+ * readers/writers and checksums are in src/wire.
  */
-export * from "./addr.ts";
-export * from "./bytes.ts";
-export { finishChecksum, internetChecksum, onesSum } from "./checksum.ts";
 export {
   BROADCAST_MAC,
   decodeUdpFrame,

@@ -18,8 +18,8 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 // The row shape is the DHCP core's own: a LeaseChange is committed as is.
-import type { LeaseRow, LeaseState } from "../dhcp/lease_types.ts";
-export { type LeaseRow, LeaseState } from "../dhcp/lease_types.ts";
+import type { LeaseRow, LeaseState } from "../dhcp/mod.ts";
+export { type LeaseRow, LeaseState } from "../dhcp/mod.ts";
 
 interface SqlRow {
   ip: number;
@@ -62,6 +62,7 @@ export class LeaseStore {
   readonly #db: DatabaseSync;
   readonly #upsert: StatementSync;
   readonly #all: StatementSync;
+  readonly #boundMac: StatementSync;
   #queue: { rows: readonly LeaseRow[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   #scheduled = false;
   readonly stats: LeaseStoreStats = { commits: 0, rowsWritten: 0, largestBatch: 0 };
@@ -76,6 +77,14 @@ export class LeaseStore {
         hostname = excluded.hostname, state = excluded.state, starts_at = excluded.starts_at,
         expires_at = excluded.expires_at, segment = excluded.segment, updated_at = excluded.updated_at`);
     this.#all = db.prepare("SELECT * FROM leases ORDER BY ip");
+    this.#boundMac = db.prepare(
+      "SELECT mac FROM leases WHERE ip = ? AND state = 'bound' AND expires_at > ?",
+    );
+  }
+
+  /** The MAC holding a bound, unexpired lease on `ip` at `now` (ms), if any. */
+  boundMacAt(ip: number, now: number): string | undefined {
+    return (this.#boundMac.get(ip, now) as { mac: string } | undefined)?.mac;
   }
 
   /** Every row (for restoring the pool at start and for `mesh dhcp leases`). */

@@ -77,3 +77,19 @@ Deno.test("expireBound marks only bound leases past their end", () => {
   assert.equal(byIp.get(3), "declined");
   store.close();
 });
+
+Deno.test("boundMacAt answers only for a bound lease that has not run out", () => {
+  const store = openStore(":memory:");
+  const leases = new LeaseStore(store.db);
+  leases.writeNow([
+    row(1, "02:00:00:00:00:01", { expiresAt: 300 }),
+    row(2, "02:00:00:00:00:02", { expiresAt: 300, state: "released" }),
+    row(0xfffffffe, "02:00:00:00:00:04", { expiresAt: 300 }),
+  ]);
+  assert.equal(leases.boundMacAt(1, 200), "02:00:00:00:00:01");
+  assert.equal(leases.boundMacAt(1, 300), undefined, "expired at its end");
+  assert.equal(leases.boundMacAt(2, 200), undefined, "not bound");
+  assert.equal(leases.boundMacAt(3, 200), undefined, "no lease");
+  assert.equal(leases.boundMacAt(0xfffffffe, 200), "02:00:00:00:00:04");
+  store.close();
+});

@@ -4,7 +4,7 @@
  * smee style (`makeDiscover({ mac, arch, userClass })`). Never imported by
  * production code.
  */
-import { parseIpv4 } from "../net/addr.ts";
+import { parseIpv4 } from "../wire/mod.ts";
 import {
   archListValue,
   chaddrFromMac,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { checkRequestPath, realRoot } from "../files/mod.ts";
-import { createCorpusFixture, loadTraversalCorpus } from "../files/testdata/traversal_corpus.ts";
+import { createCorpusFixture, loadTraversalCorpus } from "../testing/traversal_corpus.ts";
 import { dirSource } from "./files.ts";
 
 const latin1 = new TextDecoder("latin1");

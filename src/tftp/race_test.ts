@@ -10,7 +10,7 @@ import {
   leaksSecret,
   runPool,
   startSwapper,
-} from "../files/testdata/swap_race.ts";
+} from "../testing/swap_race.ts";
 import { tftpGet } from "./_test_client.ts";
 import { startTftpServer } from "./server.ts";
 

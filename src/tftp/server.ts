@@ -6,7 +6,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { realRoot } from "../files/mod.ts";
-import { DgramReactor, DgramSocket, parseIpv4 } from "../net/mod.ts";
+import { DgramReactor, DgramSocket } from "../net/mod.ts";
+import { parseIpv4 } from "../wire/mod.ts";
 import { dirSource, type FileSource, type TftpFile, type TransferMode } from "./files.ts";
 import { negotiate } from "./negotiate.ts";
 import { decodePacket, encodeError, ErrorCode, Opcode, type Packet } from "./packet.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { realRoot } from "../files/mod.ts";
-import { createCorpusFixture, loadTraversalCorpus } from "../files/testdata/traversal_corpus.ts";
+import { createCorpusFixture, loadTraversalCorpus } from "../testing/traversal_corpus.ts";
 import type { Refusal } from "../files/mod.ts";
 import { exchange, tftpGet } from "./_test_client.ts";
 import type { FileSource, TftpFile } from "./files.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createLab, labSkipReason } from "../lib/netns.ts";
 import { readLeases, startFixture, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
-import { formatIpv4 } from "../../src/net/mod.ts";
+import { formatIpv4 } from "../../src/wire/mod.ts";
 
 Deno.test({
   name: "a neighbour answering ARP for the first free address makes udhcpc get another one",
@@ -31,7 +31,7 @@ Deno.test({
           leaseSeconds: 600,
         }],
         probe: true,
-        probeTimeoutMs: 500,
+        probeTimeoutMs: 3000,
         statsEveryMs: 200,
       });
       const script = await writeUdhcpcScript(dir);
@@ -43,7 +43,7 @@ Deno.test({
         "-q",
         "-n",
         "-t",
-        "6",
+        "10",
         "-T",
         "2",
         "-s",

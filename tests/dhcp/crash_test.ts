@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createLab, labSkipReason } from "../lib/netns.ts";
 import { readLeases, startFixture } from "./_fixture_client.ts";
-import { formatIpv4 } from "../../src/net/mod.ts";
+import { formatIpv4 } from "../../src/wire/mod.ts";
 import { TextLineStream } from "../lib/lines.ts";
 
 const CLIENT = new URL("./dora_client.ts", import.meta.url).pathname;

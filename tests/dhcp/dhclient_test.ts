@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createLab, labSkipReason } from "../lib/netns.ts";
 import { readLeases, startFixture } from "./_fixture_client.ts";
-import { formatIpv4 } from "../../src/net/mod.ts";
+import { formatIpv4 } from "../../src/wire/mod.ts";
 
 // Short leases so dhclient renews (unicast, RENEWING state) within the test.
 const POOL = {
@@ -9,7 +9,7 @@ const POOL = {
   start: "10.83.0.100",
   end: "10.83.0.199",
   router: "10.83.0.1",
-  leaseSeconds: 6,
+  leaseSeconds: 12,
 };
 
 Deno.test({
@@ -69,8 +69,8 @@ echo "$reason new=$new_ip_address old=$old_ip_address" >> ${log}
       assert.ok(bound, `no BOUND: ${first.stderr}`);
       assert.match(bound.ip, /^10\.83\.0\.(1\d\d)$/);
 
-      // The daemonised dhclient renews at T1 (3 s) by unicast to us.
-      for (let i = 0; i < 100 && !(await events()).some((e) => e.reason === "RENEW"); i++) {
+      // The daemonised dhclient renews at T1 (6 s) by unicast to us.
+      for (let i = 0; i < 300 && !(await events()).some((e) => e.reason === "RENEW"); i++) {
         await new Promise((r) => setTimeout(r, 100));
       }
       const renew = (await events()).find((e) => e.reason === "RENEW");
@@ -80,7 +80,7 @@ echo "$reason new=$new_ip_address old=$old_ip_address" >> ${log}
       const rel = await lab.exec("cli", [...base, "-r", "eth0"], { timeoutMs: 20_000 });
       assert.equal(rel.code, 0, rel.stderr);
       let row;
-      for (let i = 0; i < 50; i++) {
+      for (let i = 0; i < 300; i++) {
         row = (await readLeases(db)).find((r) => formatIpv4(r.ip) === bound.ip);
         if (row?.state === "released") break;
         await new Promise((r) => setTimeout(r, 100));

@@ -7,13 +7,8 @@
  *   deno run -A tests/dhcp/discover_flood.ts '{"count":5000,"rate":5000,"seed":7}'
  *   deno run -A tests/dhcp/discover_flood.ts '{"count":3000,"mac":"02:aa:00:00:00:01"}'
  */
-import {
-  bpfDropAll,
-  BROADCAST_MAC,
-  encodeUdpFrame,
-  macToBytes,
-  RawSocket,
-} from "../../src/net/mod.ts";
+import { bpfDropAll, BROADCAST_MAC, encodeUdpFrame, RawSocket } from "../../src/net/mod.ts";
+import { macToBytes } from "../../src/wire/mod.ts";
 import { encodePacket } from "../../src/dhcp/mod.ts";
 import { makeDiscover } from "../../src/testing/dhcp_factories.ts";
 

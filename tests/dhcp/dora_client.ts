@@ -12,10 +12,9 @@ import {
   BROADCAST_MAC,
   decodeUdpFrame,
   encodeUdpFrame,
-  formatIpv4,
-  macToBytes,
   RawSocket,
 } from "../../src/net/mod.ts";
+import { formatIpv4, macToBytes } from "../../src/wire/mod.ts";
 import {
   decodePacket,
   type DhcpPacket,

@@ -9,13 +9,8 @@
  *
  *   deno run -A tests/dhcp/fuzz_blaster.ts '{"ifname":"eth0","count":1000000,"rate":40000}'
  */
-import {
-  bpfDropAll,
-  encodeUdpFrame,
-  ETH_HEADER,
-  internetChecksum,
-  RawSocket,
-} from "../../src/net/mod.ts";
+import { bpfDropAll, encodeUdpFrame, ETH_HEADER, RawSocket } from "../../src/net/mod.ts";
+import { internetChecksum } from "../../src/wire/mod.ts";
 import { encodePacket, Opt } from "../../src/dhcp/mod.ts";
 import { makeDiscover, makeRequest } from "../../src/testing/dhcp_factories.ts";
 

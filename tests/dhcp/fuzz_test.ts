@@ -5,7 +5,11 @@ import { startFixture, udhcpcArgs, udhcpcEvents, writeUdhcpcScript } from "./_fi
 const BLASTER = new URL("./fuzz_blaster.ts", import.meta.url).pathname;
 /** How long the flood lasts at least, and its rate cap (packets per second). */
 const FLOOD_SECONDS = 15;
-const RATE = 40_000;
+// A flood far above any real network's DHCP traffic that this 2-core machine
+// still reads while other tests run beside it: above what the server can
+// read, the kernel drops the real client's packets with the flood's, and that
+// measures the machine, not the server.
+const RATE = 10_000;
 
 Deno.test({
   name:

@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { nodeIdFor } from "../../src/boot/mod.ts";
-import { formatIpv4 } from "../../src/net/mod.ts";
+import { formatIpv4 } from "../../src/wire/mod.ts";
 import { createLab, labSkipReason } from "../lib/netns.ts";
 import {
   addTap,
@@ -165,7 +165,7 @@ Deno.test({
       await startRouterAdvertiser(lab);
 
       const results = await Promise.all(
-        VMS.map((vm) => bootVm(lab, { ...vm, name: vm.label, timeoutMs: 150_000 })),
+        VMS.map((vm) => bootVm(lab, { ...vm, name: vm.label, timeoutMs: 600_000 })),
       );
       for (const [i, vm] of VMS.entries()) {
         const r = results[i]!;

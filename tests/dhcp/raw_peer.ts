@@ -8,12 +8,10 @@ import {
   BROADCAST_MAC,
   decodeUdpFrame,
   encodeUdpFrame,
-  formatIpv4,
-  formatMac,
   interfaceMac,
-  macToBytes,
   RawSocket,
 } from "../../src/net/mod.ts";
+import { formatIpv4, formatMac, macToBytes } from "../../src/wire/mod.ts";
 
 const [mode, ifname = "eth0", portText = "9999", arg = "1"] = Deno.args;
 const port = Number(portText);
@@ -21,7 +19,7 @@ using sock = RawSocket.open(ifname, bpfUdpDstPort(port));
 if (mode === "recv") {
   console.log("ready");
   let left = Number(arg);
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000;
   while (left > 0 && Date.now() < deadline) {
     const frame = sock.tryRecv();
     if (!frame) {

@@ -57,7 +57,13 @@ Deno.test({
         "--pid-file=" + `${dir}/relay.pid`,
         "--log-facility=" + `${dir}/relay.log`,
       ]);
-      await new Promise((r) => setTimeout(r, 500));
+      // the relay is up once it writes its pid file (bounded wait)
+      for (let i = 0; i < 100; i++) {
+        try {
+          if ((await Deno.readTextFile(`${dir}/relay.pid`)).trim() !== "") break;
+        } catch { /* not yet */ }
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const script = await writeUdhcpcScript(dir);
       const res = await edge.exec("cli", udhcpcArgs(script, 6), {
         timeoutMs: 30_000,

@@ -15,7 +15,7 @@
 import { configure, getConsoleSink } from "@logtape/logtape";
 import { type BootFilesConfig, DEFAULT_BOOT_FILES } from "../../src/boot/mod.ts";
 import { startDhcpService } from "../../src/dhcp/mod.ts";
-import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../../src/net/mod.ts";
+import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../../src/wire/mod.ts";
 import { LeaseStore, openStore } from "../../src/store/mod.ts";
 
 interface PoolSpec {

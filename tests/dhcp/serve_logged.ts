@@ -13,7 +13,7 @@
 import { configure, getJsonLinesFormatter } from "@logtape/logtape";
 import { startDhcpService } from "../../src/dhcp/mod.ts";
 import type { ClientBudgetOptions } from "../../src/dhcp/server.ts";
-import { parseCidr, parseIpv4 } from "../../src/net/mod.ts";
+import { parseCidr, parseIpv4 } from "../../src/wire/mod.ts";
 import { LeaseStore, openStore } from "../../src/store/mod.ts";
 
 export interface LoggedConfig {

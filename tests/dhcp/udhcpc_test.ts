@@ -7,7 +7,7 @@ import {
   udhcpcEvents,
   writeUdhcpcScript,
 } from "./_fixture_client.ts";
-import { formatIpv4 } from "../../src/net/mod.ts";
+import { formatIpv4 } from "../../src/wire/mod.ts";
 
 const POOL = {
   subnet: "10.81.0.0/24",
@@ -37,7 +37,7 @@ Deno.test({
       const mac = (await lab.exec("cli", ["cat", "/sys/class/net/eth0/address"])).stdout.trim();
 
       // 1. Plain DORA.
-      const first = await lab.exec("cli", udhcpcArgs(script, 5), { timeoutMs: 30_000 });
+      const first = await lab.exec("cli", udhcpcArgs(script, 20), { timeoutMs: 30_000 });
       const bound = udhcpcEvents(first.stdout).find((e) => e.event === "bound");
       assert.ok(bound, `no lease: ${first.stdout}\n${first.stderr}`);
       const n = Number(bound.ip.split(".")[3]);
@@ -62,7 +62,7 @@ Deno.test({
         for await (const c of daemon.stdout.pipeThrough(new TextDecoderStream())) out.push(c);
       })();
       const waitFor = async (pred: () => boolean, what: string) => {
-        for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
+        for (let i = 0; i < 300 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
         assert.ok(pred(), `${what}: ${out.join("")}`);
       };
       await waitFor(
@@ -86,7 +86,12 @@ Deno.test({
           out.join("").split("EVENT deconfig").length > 2,
         "release",
       );
-      await srv.waitStats((s) => s.commits >= 3);
+      // RELEASE has no reply to wait for: poll the database (bounded)
+      for (let i = 0; i < 300; i++) {
+        const row = (await readLeases(db)).find((r) => formatIpv4(r.ip) === bound.ip);
+        if (row?.state === "released") break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       daemon.kill("SIGTERM");
       await daemon.status;
       await pump;
@@ -97,7 +102,7 @@ Deno.test({
       });
 
       // 3. Re-request after release: the same address comes back, bound again.
-      const again = await lab.exec("cli", udhcpcArgs(script, 5), { timeoutMs: 30_000 });
+      const again = await lab.exec("cli", udhcpcArgs(script, 20), { timeoutMs: 30_000 });
       assert.equal(udhcpcEvents(again.stdout).find((e) => e.event === "bound")?.ip, bound.ip);
       await srv.waitStats((s) => s.commits >= 4);
       const rows = await readLeases(db);

@@ -69,7 +69,7 @@ Deno.test({
         firmware: "bios",
         tap: biosTap,
         ...BIOS,
-        timeoutMs: 180_000,
+        timeoutMs: 600_000,
       });
       assert.ok(bios.ok, `BIOS VM did not report:\n${bios.serial.slice(-30).join("\n")}`);
       assert.equal(bios.fields?.id, biosId);
@@ -97,7 +97,7 @@ Deno.test({
         uefiNativePxe: true,
         tap: uefiTap,
         ...UEFI,
-        timeoutMs: 240_000,
+        timeoutMs: 600_000,
       });
       assert.ok(uefi.ok, `UEFI VM did not report:\n${uefi.serial.slice(-30).join("\n")}`);
       assert.equal(uefi.fields?.id, uefiId);

@@ -28,7 +28,8 @@ Deno.test({
     await Deno.chmod(tmp, 0o755);
     await using lab = await createLab("unpriv", [
       { name: "srv", address: `${SRV}/24` },
-      { name: "cli" },
+      // a static address for the HTTP and TFTP checks (udhcpc below configures nothing)
+      { name: "cli", address: "10.95.0.2/24" },
     ]);
     try {
       // The user must reach the runtime and the tree: a copy of deno outside /root.
@@ -81,7 +82,9 @@ interfaces:
 
       const dhcp = await lab.exec("cli", [
         "udhcpc",
-        ...["-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "2"],
+        // -s /bin/true: busybox's default script would write the host's /etc/resolv.conf
+        // (ip netns exec shares /etc)
+        ...["-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "2", "-s", "/bin/true"],
       ], { timeoutMs: 60_000 });
       assert.match(dhcp.stderr + dhcp.stdout, /lease of 10\.95\.0\.\d+ obtained/, dhcp.stderr);
       const health = await lab.exec("cli", ["curl", "-sS", "-m", "10", `http://${SRV}/healthz`]);

@@ -105,8 +105,8 @@ Deno.test({
       await addTap(lab, UNKNOWN.tap);
       await startRouterAdvertiser(lab);
       const [known, unknown] = await Promise.all([
-        bootVm(lab, { firmware: "bios", ...KNOWN, name: "known", timeoutMs: 150_000 }),
-        bootVm(lab, { firmware: "bios", ...UNKNOWN, name: "unknown", timeoutMs: 150_000 }),
+        bootVm(lab, { firmware: "bios", ...KNOWN, name: "known", timeoutMs: 600_000 }),
+        bootVm(lab, { firmware: "bios", ...UNKNOWN, name: "unknown", timeoutMs: 600_000 }),
       ]);
       const access = srv.logs.filter((l) => l.msg === "request");
       const seen = access.map((l) => `${l.ip} ${l.method} ${l.path} ${l.status} ${l.nodeId}`).join(

@@ -244,7 +244,7 @@ export async function bootVm(lab: Lab, opts: BootVmOptions): Promise<BootVmResul
         line = text.slice(at);
         markerMs = ms;
         // The guest still reports "online" and powers off; give it a moment, not forever.
-        grace = setTimeout(kill, 15_000);
+        grace = setTimeout(kill, 60_000); // a healthy guest powers off itself, sooner
       }
     }
     await child.status;

@@ -228,7 +228,7 @@ Deno.test({
       await startRouterAdvertiser(lab);
 
       const results = await Promise.all(
-        VMS.map((vm) => bootVm(lab, { ...vm, name: vm.label, timeoutMs: 150_000 })),
+        VMS.map((vm) => bootVm(lab, { ...vm, name: vm.label, timeoutMs: 600_000 })),
       );
       const dnsmasqLog = await Deno.readTextFile(`${root}/dnsmasq.log`);
       const online = await Deno.readTextFile(`${root}/online.log`).catch(() => "");

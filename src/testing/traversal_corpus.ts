@@ -1,11 +1,11 @@
 /**
  * @module
- * Test helpers for traversal_corpus.txt: the decoder of its escapes and the
- * temporary root with the symlink fixtures its header describes. Test-only;
- * shared by the TFTP and HTTP tests.
+ * Test helpers for src/files/testdata/traversal_corpus.txt: the decoder of
+ * its escapes and the temporary root with the symlink fixtures its header
+ * describes. Test-only; shared by the file, TFTP and HTTP tests.
  */
 
-const CORPUS_URL = new URL("./traversal_corpus.txt", import.meta.url);
+const CORPUS_URL = new URL("../files/testdata/traversal_corpus.txt", import.meta.url);
 
 /** Decodes one corpus line: "\xNN" is a raw byte, everything else UTF-8. */
 export function decodeCorpusLine(line: string): Uint8Array {
