@@ -108,3 +108,17 @@ export async function tftpGet(
     conn.close();
   }
 }
+
+/** True when the real tftp-hpa client is installed. */
+export function hasTftpHpa(): boolean {
+  try {
+    return Deno.statSync("/usr/bin/tftp").isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** tftp-hpa's arguments to get `file` in binary mode from 127.0.0.1:`port` into `out`. */
+export function tftpHpaGet(port: number, file: string, out: string): string[] {
+  return ["127.0.0.1", String(port), "-m", "binary", "-c", "get", file, out];
+}

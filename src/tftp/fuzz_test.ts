@@ -4,7 +4,7 @@
  * a file afterwards (to the real tftp-hpa client when installed).
  */
 import assert from "node:assert/strict";
-import { tftpGet } from "./_test_client.ts";
+import { hasTftpHpa, tftpGet, tftpHpaGet } from "./_test_client.ts";
 import { encodeAck, encodeData, encodeError, encodeOack, encodeRequest, Opcode } from "./packet.ts";
 import { startTftpServer } from "./server.ts";
 
@@ -114,19 +114,10 @@ Deno.test("fuzz: 1,000,000 random/mutated packets never stop the server", async 
     const got = await tftpGet(server.addr.port, "undionly.kpxe", { options: { blksize: "1468" } });
     assert.equal(got.ok, true, got.error?.message);
     assert.deepEqual(got.data, content);
-    if (await hasTftpHpa()) {
+    if (hasTftpHpa()) {
       const out = `${dir}/real.out`;
       const r = await new Deno.Command("tftp", {
-        args: [
-          "127.0.0.1",
-          String(server.addr.port),
-          "-m",
-          "binary",
-          "-c",
-          "get",
-          "undionly.kpxe",
-          out,
-        ],
+        args: tftpHpaGet(server.addr.port, "undionly.kpxe", out),
       }).output();
       assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
       assert.deepEqual(await Deno.readFile(out), content);
@@ -137,11 +128,3 @@ Deno.test("fuzz: 1,000,000 random/mutated packets never stop the server", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-async function hasTftpHpa(): Promise<boolean> {
-  try {
-    return (await Deno.stat("/usr/bin/tftp")).isFile;
-  } catch {
-    return false;
-  }
-}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { realRoot } from "../files/mod.ts";
 import { createCorpusFixture, loadTraversalCorpus } from "../testing/traversal_corpus.ts";
 import type { Refusal } from "../files/mod.ts";
-import { exchange, tftpGet } from "./_test_client.ts";
+import { exchange, hasTftpHpa, tftpGet, tftpHpaGet } from "./_test_client.ts";
 import type { FileSource, TftpFile } from "./files.ts";
 import {
   decodePacket,
@@ -372,16 +372,7 @@ Deno.test({
     const { source, stalled } = stallingSource();
     const server = await startTftpServer({ hostname: "127.0.0.1", port: 0, source });
     const child = new Deno.Command("tftp", {
-      args: [
-        "127.0.0.1",
-        String(server.addr.port),
-        "-m",
-        "binary",
-        "-c",
-        "get",
-        "big",
-        `${dir}/out`,
-      ],
+      args: tftpHpaGet(server.addr.port, "big", `${dir}/out`),
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -407,11 +398,3 @@ Deno.test({
     }
   },
 });
-
-function hasTftpHpa(): boolean {
-  try {
-    return Deno.statSync("/usr/bin/tftp").isFile;
-  } catch {
-    return false;
-  }
-}

@@ -12,17 +12,14 @@ import {
   writeLabHost0,
 } from "../lib/mesh_daemon.ts";
 import { createLab, type Lab, labSkipReason } from "../lib/netns.ts";
+import { assertServes, dhcpOnce } from "../lib/serve_checks.ts";
 
 const SRV = "10.94.0.1";
 const skip = labSkipReason(["udhcpc", "curl", "mount"]);
 
 /** DHCP traffic from a PXE client (its DISCOVERs are node events the registry records). */
 function pxeDhcp(lab: Lab) {
-  return lab.exec("cli", [
-    "udhcpc",
-    ...["-i", "eth0", "-f", "-q", "-n", "-t", "3", "-T", "1", "-s", "/bin/true"],
-    ...["-V", "PXEClient:Arch:00000:UNDI:002001"],
-  ], { timeoutMs: 30_000 });
+  return dhcpOnce(lab, "cli", { vendorClass: "PXEClient:Arch:00000:UNDI:002001" });
 }
 
 async function exited(d: Daemon, ms: number): Promise<Deno.CommandStatus | null> {
@@ -75,15 +72,7 @@ Deno.test({
       for (let i = 0; i < 2; i++) await pxeDhcp(lab);
       await new Promise((r) => setTimeout(r, 1000));
       assert.equal(await exited(d, 0), null, "the daemon is still running");
-      const health = await lab.exec("cli", ["curl", "-sS", "-m", "10", `http://${SRV}/healthz`]);
-      assert.equal(health.stdout, "ok\n", health.stderr);
-      const tftp = await lab.exec("cli", [
-        "curl",
-        ...["-sS", "-m", "20", "-o", "/dev/null", "-w", "%{size_download}"],
-        `tftp://${SRV}/undionly.kpxe`,
-      ]);
-      assert.equal(tftp.code, 0, tftp.stderr);
-      assert.ok(Number(tftp.stdout) > 0);
+      await assertServes(lab, "cli", SRV);
       assert.ok(
         d.logs.some((l) => String(l.message).startsWith("node registry write failed")),
         JSON.stringify(d.logs.slice(-5)),

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { copyTree } from "../config_corpus/tree.ts";
 import { EXAMPLE, MAIN } from "../lib/mesh_daemon.ts";
 import { createLab, hasCommand, labSkipReason } from "../lib/netns.ts";
+import { assertServes, dhcpOnce } from "../lib/serve_checks.ts";
 
 const SRV = "10.95.0.1";
 const CAPS = "+net_raw,+net_bind_service,+net_admin";
@@ -80,22 +81,9 @@ interfaces:
       assert.equal(uid, "65534");
       assert.equal(BigInt(`0x${eff}`), CAP_MASK, `CapEff ${eff}`);
 
-      const dhcp = await lab.exec("cli", [
-        "udhcpc",
-        // -s /bin/true: busybox's default script would write the host's /etc/resolv.conf
-        // (ip netns exec shares /etc)
-        ...["-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "2", "-s", "/bin/true"],
-      ], { timeoutMs: 60_000 });
+      const dhcp = await dhcpOnce(lab, "cli", { tries: 5 });
       assert.match(dhcp.stderr + dhcp.stdout, /lease of 10\.95\.0\.\d+ obtained/, dhcp.stderr);
-      const health = await lab.exec("cli", ["curl", "-sS", "-m", "10", `http://${SRV}/healthz`]);
-      assert.equal(health.stdout, "ok\n", health.stderr);
-      const tftp = await lab.exec("cli", [
-        "curl",
-        ...["-sS", "-m", "20", "-o", "/dev/null", "-w", "%{size_download}"],
-        `tftp://${SRV}/undionly.kpxe`,
-      ]);
-      assert.equal(tftp.code, 0, tftp.stderr);
-      assert.ok(Number(tftp.stdout) > 0);
+      await assertServes(lab, "cli", SRV);
       try {
         child.kill("SIGTERM");
       } catch { /* gone */ }
