@@ -300,6 +300,12 @@ async function serve(
     publicBase: base,
   };
   log.info("mesh serving", { ...info });
+  if (Deno.uid() === 0) {
+    // It needs only CAP_NET_RAW, CAP_NET_BIND_SERVICE and CAP_NET_ADMIN (init/mesh.initd).
+    log.warn("mesh serve runs as root; run it as its own user with three capabilities", {
+      see: "init/mesh.initd",
+    });
+  }
   opts.onReady?.(info);
 
   // SIGHUP: reload /host0 one at a time; never drop what is served on failure.
