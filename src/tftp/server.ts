@@ -31,6 +31,8 @@ export interface TransferStats {
   readonly windowsize: number;
   readonly ok: boolean;
   readonly error?: string;
+  /** The client only asked for the size (OACK, then its ERROR): no transfer was meant. */
+  readonly sizeProbe?: boolean;
 }
 
 export interface TftpCounters {
@@ -40,6 +42,8 @@ export interface TftpCounters {
   readonly requests: number;
   readonly completed: number;
   readonly failed: number;
+  /** Clients that stopped right after the OACK to learn a file's size (OVMF). */
+  readonly sizeProbes: number;
   /** Requests answered with an ERROR (write requests, missing files, limits). */
   readonly refused: number;
   /** Datagrams that could not be decoded. */
@@ -102,16 +106,8 @@ export interface TftpServer {
   readonly finished: Promise<void>;
 }
 
-interface Counters {
-  received: number;
-  requests: number;
-  completed: number;
-  failed: number;
-  refused: number;
-  malformed: number;
-  active: number;
-  shutdownErrors: number;
-}
+/** The counters as the server keeps them (TftpCounters, writable). */
+type Counters = { -readonly [K in keyof TftpCounters]: TftpCounters[K] };
 
 /** Starts a TFTP server; resolves once the listener is bound. */
 export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServer> {
@@ -132,6 +128,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     requests: 0,
     completed: 0,
     failed: 0,
+    sizeProbes: 0,
     refused: 0,
     malformed: 0,
     active: 0,
@@ -279,6 +276,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       const out = await running.done;
       counters.malformed += out.malformed;
       if (out.ok) counters.completed++;
+      else if (out.sizeProbe === true) counters.sizeProbes++;
       else counters.failed++;
       const stats: TransferStats = {
         ip: remote.hostname,
@@ -293,9 +291,12 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         windowsize: neg.windowsize,
         ok: out.ok,
         ...(out.error === undefined ? {} : { error: closed ? "server closed" : out.error }),
+        ...(out.sizeProbe === true ? { sizeProbe: true } : {}),
       };
       if (out.ok) {
         log.debug("transfer done", { ...stats });
+      } else if (out.sizeProbe === true) {
+        log.debug("size probe", { ...stats });
       } else {
         log.info("transfer failed", { ...stats });
       }

@@ -7,6 +7,7 @@ import type { FileSource, TftpFile } from "./files.ts";
 import {
   decodePacket,
   encodeAck,
+  encodeError,
   encodeRequest,
   ErrorCode,
   Opcode,
@@ -397,4 +398,46 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("a client that stops after the OACK (OVMF's size probe) is counted as a probe, not a failure", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-tftp-" });
+  await Deno.writeFile(`${dir}/ipxe.efi`, new Uint8Array(5000).fill(7));
+  const seen: TransferStats[] = [];
+  const server = await startTftpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    root: dir,
+    onTransfer: (t) => seen.push(t),
+  });
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    await conn.send(
+      encodeRequest(Opcode.RRQ, "ipxe.efi", "octet", new Map([["tsize", "0"]])),
+      { transport: "udp", hostname: "127.0.0.1", port: server.addr.port },
+    );
+    const [bytes, from] = await conn.receive();
+    const oack = decodePacket(bytes);
+    assert.equal(oack.op, Opcode.OACK);
+    await conn.send(encodeError(8, "size only"), from);
+    for (let i = 0; i < 200 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.sizeProbe, true);
+    const stats = server.stats();
+    assert.equal(stats.sizeProbes, 1);
+    assert.equal(stats.failed, 0);
+    // a real download afterwards is a completed transfer as usual
+    const got = await tftpGet(server.addr.port, "ipxe.efi");
+    assert.equal(got.ok, true);
+    // the server counts it once it has read the last ACK (bounded wait)
+    for (let i = 0; i < 200 && server.stats().completed === 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(server.stats().completed, 1);
+    assert.equal(server.stats().failed, 0);
+  } finally {
+    conn.close();
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

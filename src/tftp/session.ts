@@ -56,7 +56,17 @@ export type SessionAction =
   | { readonly type: "send-blocks"; readonly from: number; readonly to: number }
   | { readonly type: "wait"; readonly timeoutMs: number }
   | { readonly type: "finish" }
-  | { readonly type: "fail"; readonly reason: string; readonly sendError: boolean };
+  | {
+    readonly type: "fail";
+    readonly reason: string;
+    readonly sendError: boolean;
+    /**
+     * The client ended it right after the option negotiation, before ACK 0:
+     * it wanted only the OACK's tsize (OVMF does this before every real
+     * download, with error 8). Not a failed transfer.
+     */
+    readonly sizeProbe?: boolean;
+  };
 
 /** Absolute number of the last block for a size: always one short (possibly empty) block. */
 export function lastBlockFor(size: number, blksize: number): number {
@@ -155,6 +165,7 @@ export function step(s: SessionState, e: SessionEvent): [SessionState, SessionAc
         type: "fail",
         reason: `client error ${e.code}: ${e.message}`,
         sendError: false,
+        ...(s.oackPending ? { sizeProbe: true } : {}),
       }]];
   }
 }

@@ -32,6 +32,8 @@ export interface TransferOutcome {
   readonly malformed: number;
   /** Sends that failed locally (treated as lost). */
   readonly sendErrors: number;
+  /** The client stopped after the OACK: it only asked for the size (see SessionAction). */
+  readonly sizeProbe?: boolean;
 }
 
 export interface TransferParams {
@@ -73,6 +75,7 @@ class Transfer {
   #state: SessionState;
   #malformed = 0;
   #sendErrors = 0;
+  #sizeProbe = false;
   #finished = false;
   #busy = false;
   readonly #slot: Uint8Array<ArrayBuffer>;
@@ -176,6 +179,7 @@ class Transfer {
           break;
         case "fail":
           if (a.sendError) this.#send(encodeError(ErrorCode.NOT_DEFINED, a.reason));
+          if (a.sizeProbe === true) this.#sizeProbe = true;
           this.#finish(false, a.reason);
           break;
       }
@@ -250,6 +254,7 @@ class Transfer {
       retransmits: this.#state.retransmits,
       malformed: this.#malformed,
       sendErrors: this.#sendErrors,
+      ...(this.#sizeProbe ? { sizeProbe: true } : {}),
     });
   }
 }
