@@ -98,6 +98,7 @@ export const C = {
   TCP_NODELAY: 1,
   TCP_CORK: 3,
   MSG_DONTWAIT: 0x40,
+  MSG_TRUNC: 0x20,
   MSG_NOSIGNAL: 0x4000,
   MSG_MORE: 0x8000,
   POLLIN: 0x1,

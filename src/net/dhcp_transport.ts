@@ -73,6 +73,8 @@ export interface TransportStats {
   sent: number;
   /** Sends the kernel refused (queue full, no route). */
   sendFailures: number;
+  /** Copies of requests on the UDP socket, dropped unread (the raw socket had them). */
+  udpDiscarded: number;
 }
 
 /** DHCP server side of one interface. */
@@ -90,7 +92,13 @@ export class DhcpTransport {
   readonly #stage = new Uint8Array(STAGE_BYTES);
   /** Where reply frames are built (the kernel copies them on send). */
   readonly #frame = new Uint8Array(FRAME_MAX);
-  readonly stats: TransportStats = { framesIn: 0, badFrames: 0, sent: 0, sendFailures: 0 };
+  readonly stats: TransportStats = {
+    framesIn: 0,
+    badFrames: 0,
+    sent: 0,
+    sendFailures: 0,
+    udpDiscarded: 0,
+  };
   readonly ifname: string;
 
   private constructor(raw: RawSocket, udp: UdpSocket, mac: Uint8Array, opts: DhcpTransportOptions) {
@@ -110,10 +118,12 @@ export class DhcpTransport {
     });
     let udp: UdpSocket;
     try {
-      // Small receive buffer: it is never read (the raw socket already has
-      // these datagrams); it exists for routing replies and to keep the kernel
-      // from sending ICMP port-unreachable.
-      udp = UdpSocket.open({ ifname: opts.ifname, port, broadcast: true, rcvbuf: 4096 });
+      // It exists for routing replies and to keep the kernel from sending
+      // ICMP port-unreachable; the raw socket already has its datagrams, so
+      // each burst's copies are dropped unread (discardQueued). The buffer
+      // holds a burst between two receives, so none overflows into the
+      // kernel's UDP receive errors.
+      udp = UdpSocket.open({ ifname: opts.ifname, port, broadcast: true, rcvbuf: 1 << 20 });
     } catch (e) {
       raw.close();
       throw e;
@@ -166,6 +176,7 @@ export class DhcpTransport {
       ends.push(used);
     }
     this.stats.framesIn += ends.length;
+    this.stats.udpDiscarded += this.#udp.discardQueued();
     const burst = stage.slice(0, used);
     const out: DhcpDatagram[] = [];
     let start = 0;

@@ -46,6 +46,7 @@ export interface UdpDatagram {
 export class UdpSocket {
   readonly #io: PolledFd;
   readonly #buf = new Uint8Array(65536);
+  readonly #one = new Uint8Array(1);
   readonly #from = new Uint8Array(16);
   readonly #fromLen = new Uint8Array(4);
   #to = sockaddrIn(0, 0);
@@ -113,6 +114,22 @@ export class UdpSocket {
     }
     const v = new DataView(this.#from.buffer);
     return { data: this.#buf.slice(0, n), srcPort: v.getUint16(2), srcIp: v.getUint32(4) };
+  }
+
+  /**
+   * Drops every datagram queued now without copying it (MSG_TRUNC into one
+   * byte); returns how many. For a socket bound only so that the kernel
+   * routes replies and sends no ICMP port-unreachable: read this way, its
+   * queue never overflows into the kernel's receive-error counters.
+   */
+  discardQueued(): number {
+    let n = 0;
+    while (!this.#io.closed) {
+      const r = Number(libc().recv(this.#io.fd, this.#one, 1n, C.MSG_DONTWAIT | C.MSG_TRUNC));
+      if (r < 0) break;
+      n++;
+    }
+    return n;
   }
 
   /** Waits for and returns the next datagram, or null once closed or aborted. */
