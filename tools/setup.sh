@@ -43,35 +43,14 @@ npx --yes deno@2.9.6 --version >/dev/null
 cd "$(dirname "$0")/.."
 DENO=./tools/deno
 
-# The npm packages, exactly as deno.lock says, into node_modules/, and their
-# registry metadata into DENO_DIR. Deno reads that metadata at every start of
-# a program that imports an npm package: where it is missing, the start
-# fetches it again (and prints "Download ..."), every time, without keeping
-# it. `deno install` does not always write all of it (seen: one package of six
-# missing in about one run of ten), so check and install again until it has.
-installed() {
-  missing=$("$DENO" eval --no-config '
-    const lock = JSON.parse(Deno.readTextFileSync("deno.lock"));
-    const npm = JSON.parse(new TextDecoder().decode(new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json"], stdout: "piped", stderr: "null" }).outputSync().stdout)).npmCache;
-    const missing = (lock.workspace?.dependencies ?? [])
-      .map((s) => s.replace(/^npm:/, "").replace(/@[^@]*$/, ""))
-      .filter((name) => {
-        try { Deno.statSync(`${npm}/registry.npmjs.org/${name}/registry.json`); return false; }
-        catch { return true; }
-      });
-    if (missing.length) { console.log(missing.join(", ")); Deno.exit(1); }
-  ')
-}
+# The npm packages (package.json), exactly as deno.lock says, into
+# node_modules/. deno.json sets "nodeModulesDir": "manual": at run time Deno
+# reads only node_modules/, so no start of mesh needs the registry or
+# anything in DENO_DIR. (With "auto", every start looks up each npm package
+# of its module graph in DENO_DIR's registry cache, and downloads what it
+# does not find there: a fresh DENO_DIR meant "Download https://registry..."
+# on every run.)
 "$DENO" install --frozen --quiet
-for attempt in 1 2 3; do
-  installed && break
-  if [ "$attempt" = 3 ]; then
-    echo "setup: deno install left no registry metadata for: $missing" >&2
-    exit 1
-  fi
-  "$DENO" install --frozen --reload --quiet
-done
 
 # The QEMU tests' boot assets (a Debian kernel and a busybox initramfs, from
 # apt) are made now, so that the tests themselves never download anything.

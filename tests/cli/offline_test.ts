@@ -2,12 +2,14 @@
  * The central node has no internet: after the README's set-up, the CLI run
  * from this checkout must start without reaching for a registry and print
  * nothing the user did not ask for. Each command runs in a fresh network
- * namespace that has only `lo` (`unshare --net`), with the DENO_DIR this test
- * run was given: in CI that is a temporary one filled by tools/setup.sh only,
- * so a set-up step that leaves Deno's npm cache incomplete fails here.
+ * namespace that has only `lo` (`unshare --net`), with an empty DENO_DIR of
+ * its own: what the checkout's set-up installed (node_modules/) must be all
+ * a start needs. Under `"nodeModulesDir": "auto"` this fails: every start
+ * looks up its npm packages in DENO_DIR's registry cache and prints
+ * "Download https://registry.npmjs.org/...".
  *
  * The command is the user's own, `deno run -A main.ts ...`, deliberately
- * without --cached-only (which would hide a missing cache entry).
+ * without --cached-only (which would hide such a lookup).
  */
 import assert from "node:assert/strict";
 import { hasCommand, isRoot } from "../lib/netns.ts";
@@ -23,16 +25,21 @@ const skip = !isRoot()
   : null;
 
 /** Runs `sh -c script` in a new network namespace with only lo, up. */
-async function offline(script: string, env: Record<string, string> = {}) {
-  const out = await new Deno.Command("unshare", {
-    args: ["--net", "sh", "-c", `ip link set lo up && ${script}`],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", DENO: Deno.execPath(), ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+async function offline(script: string) {
+  const denoDir = await Deno.makeTempDir({ prefix: "mesh-empty-deno-dir-" });
+  try {
+    const out = await new Deno.Command("unshare", {
+      args: ["--net", "sh", "-c", `ip link set lo up && ${script}`],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", DENO: Deno.execPath(), DENO_DIR: denoDir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    await Deno.remove(denoDir, { recursive: true });
+  }
 }
 
 Deno.test({
