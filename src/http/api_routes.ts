@@ -41,15 +41,7 @@ function metricsText(state: HttpState, env?: HttpEnv["Bindings"]): string {
   );
   // Connection counters come from the listener: the sendfile engine passes
   // them in the bindings (serve.ts); Deno.serve has none, so they are left out.
-  const conns = (env as {
-    httpStats?: {
-      readonly accepted: number;
-      readonly refusedPerClient: number;
-      readonly refusedGlobal: number;
-      readonly active: number;
-      readonly timeouts: number;
-    };
-  } | undefined)?.httpStats;
+  const conns = env?.httpStats;
   if (conns !== undefined) {
     counter("mesh_http_connections_accepted_total", "TCP connections accepted.", conns.accepted);
     const refused = "mesh_http_connections_refused_total";

@@ -2,12 +2,22 @@
  * @module
  * Hono environment of the app: Deno.serve passes its ServeHandlerInfo as the
  * bindings, which carries the client address; tests pass the same shape to
- * `app.request(url, init, { remoteAddr: { hostname } })`.
+ * `app.request(url, init, { remoteAddr: { hostname } })`. The sendfile engine
+ * also passes its connection counters, for /metrics.
  */
 import type { Context } from "hono";
 
+/** What the sendfile engine counts of its connections. */
+export interface ConnectionCounters {
+  readonly accepted: number;
+  readonly refusedPerClient: number;
+  readonly refusedGlobal: number;
+  readonly active: number;
+  readonly timeouts: number;
+}
+
 export interface HttpEnv {
-  Bindings: { remoteAddr?: { hostname?: string } } | undefined;
+  Bindings: { remoteAddr?: { hostname?: string }; httpStats?: ConnectionCounters } | undefined;
   Variables: { nodeId: string | undefined; bytes: number | undefined };
 }
 

@@ -77,6 +77,7 @@ export class NodeStore {
   #upsertNode: StatementSync;
   #adopt: StatementSync;
   #macOfNode: StatementSync;
+  #macSeen: StatementSync;
   /** Bindings of queued events, until a flush puts them in the database. */
   #queuedMacOf = new Map<string, string>();
   #queuedNodeOf = new Map<string, string>();
@@ -104,6 +105,7 @@ export class NodeStore {
          boot_started = :boot_started, last_seen = max(last_seen, :at)`,
     );
     this.#macOfNode = db.prepare("SELECT mac FROM nodes WHERE id = ?");
+    this.#macSeen = db.prepare("SELECT 1 FROM node_events WHERE mac = ? LIMIT 1");
     // Events seen before the node identified itself (DHCP/TFTP know only the MAC).
     this.#adopt = db.prepare(
       "UPDATE node_events SET node_id = ? WHERE mac = ? AND node_id IS NULL",
@@ -119,8 +121,9 @@ export class NodeStore {
     this.#queue.push(ev);
     if (ev.nodeId !== undefined && ev.mac !== undefined) {
       const mac = ev.mac.toLowerCase();
-      if (this.boundMac(ev.nodeId) === undefined) this.#queuedMacOf.set(ev.nodeId, mac);
-      if (this.boundMac(ev.nodeId) === mac) this.#queuedNodeOf.set(mac, ev.nodeId);
+      const bound = this.boundMac(ev.nodeId);
+      if (bound === undefined) this.#queuedMacOf.set(ev.nodeId, mac);
+      if (bound === undefined || bound === mac) this.#queuedNodeOf.set(mac, ev.nodeId);
     }
     if (this.#queue.length >= 1000) this.#flushSafely();
     else if (this.#timer === undefined) {
@@ -183,8 +186,7 @@ export class NodeStore {
     const key = mac.toLowerCase();
     if (this.#queue.some((e) => e.mac?.toLowerCase() === key)) return true;
     try {
-      return this.#db.prepare("SELECT 1 FROM node_events WHERE mac = ? LIMIT 1").get(key) !==
-        undefined;
+      return this.#macSeen.get(key) !== undefined;
     } catch {
       return false;
     }
