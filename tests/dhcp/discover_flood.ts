@@ -2,7 +2,9 @@
  * Test helper run inside a lab namespace: broadcasts `count` valid DHCPDISCOVERs
  * as raw frames, either all from one MAC (`mac`) or each from a fresh random
  * MAC (02:xx:..., seeded), paced at `rate` per second, until `count` are sent
- * or `maxSeconds` pass. Prints {"sent", "refused", "seconds"}.
+ * or `maxSeconds` pass. Prints {"sent", "refused", "seconds"}. With `dstMac`
+ * the frames go to that MAC only (still IP broadcast, as a client's are), so
+ * the switch delivers them to the server and not to every host.
  *
  *   deno run -A tests/dhcp/discover_flood.ts '{"count":5000,"rate":5000,"seed":7}'
  *   deno run -A tests/dhcp/discover_flood.ts '{"count":3000,"mac":"02:aa:00:00:00:01"}'
@@ -21,6 +23,8 @@ const args = JSON.parse(Deno.args[0] ?? "{}") as {
   /** DISCOVERs per second at most (default 5,000). */
   rate?: number;
   maxSeconds?: number;
+  /** Ethernet destination (default broadcast). */
+  dstMac?: string;
 };
 const sock = RawSocket.open(args.ifname ?? "eth0", bpfDropAll());
 let rng = (args.seed ?? 1) >>> 0 || 1;
@@ -35,6 +39,7 @@ function rand32(): number {
 }
 
 const mac = macToBytes(args.mac ?? "02:00:00:00:00:00");
+const dstMac = args.dstMac === undefined ? BROADCAST_MAC : macToBytes(args.dstMac);
 const payload = encodePacket(makeDiscover({ mac: args.mac ?? "02:00:00:00:00:00", xid: 1 }));
 /** chaddr and xid offsets in the BOOTP header. */
 const CHADDR = 28;
@@ -56,7 +61,7 @@ for (let i = 0; i < args.count && Date.now() < until; i++) {
   new DataView(payload.buffer, payload.byteOffset).setUint32(XID, rand32());
   const frame = encodeUdpFrame({
     srcMac: mac,
-    dstMac: BROADCAST_MAC,
+    dstMac,
     srcIp: 0,
     dstIp: 0xffffffff,
     srcPort: 68,
