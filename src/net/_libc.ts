@@ -38,12 +38,11 @@ const SYMBOLS = {
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   /** Waits on a worker thread, so the event loop keeps running. */
   epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
-  /** Same as epoll_wait, for a zero timeout check without a thread hop. */
-  epoll_wait_now: {
-    name: "epoll_wait",
-    parameters: ["i32", "buffer", "i32", "i32"],
-    result: "i32",
-  },
+  /**
+   * A short wait on the calling thread (timespec timeout): the thread sleeps
+   * in the kernel and an event wakes it directly. Linux 5.11, glibc 2.35.
+   */
+  epoll_pwait2: { parameters: ["i32", "buffer", "i32", "buffer", "pointer"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },

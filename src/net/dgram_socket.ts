@@ -2,13 +2,12 @@
  * @module
  * A nonblocking IPv4 UDP socket whose sends and receives are synchronous libc
  * calls: no promise, no thread hop, about a syscall each. Waiting for
- * readability is the job of a DgramReactor, which polls many such sockets at
+ * readability is the job of the reactor (reactor.ts), which polls every socket at
  * once. Made for protocols that answer one datagram with the next (TFTP
  * lock-step), where an async receive plus an async send per packet cost more
  * than the packet.
  */
-import { D, dgramErrno, dgramLibc } from "./_libc_dgram.ts";
-import { LibcError } from "./_libc.ts";
+import { C, errno, libc, LibcError } from "./_libc.ts";
 
 export interface DgramSocketOptions {
   /** Local address as a u32 (0 = any). */
@@ -21,7 +20,7 @@ export interface DgramSocketOptions {
 
 function writeSockaddr(b: Uint8Array<ArrayBuffer>, ip: number, port: number): void {
   const v = new DataView(b.buffer);
-  v.setUint16(0, D.AF_INET, true);
+  v.setUint16(0, C.AF_INET, true);
   v.setUint16(2, port); // network order
   v.setUint32(4, ip >>> 0); // network order
 }
@@ -29,8 +28,8 @@ function writeSockaddr(b: Uint8Array<ArrayBuffer>, ip: number, port: number): vo
 function setInt(fd: number, name: number, value: number, what: string): void {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setInt32(0, value, true);
-  if (dgramLibc().setsockopt(fd, D.SOL_SOCKET, name, b, 4) < 0) {
-    throw new LibcError(what, dgramErrno());
+  if (libc().setsockopt(fd, C.SOL_SOCKET, name, b, 4) < 0) {
+    throw new LibcError(what, errno());
   }
 }
 
@@ -60,18 +59,18 @@ export class DgramSocket {
   }
 
   static open(opts: DgramSocketOptions = {}): DgramSocket {
-    const l = dgramLibc();
-    const fd = l.socket(D.AF_INET, D.SOCK_DGRAM | D.SOCK_NONBLOCK | D.SOCK_CLOEXEC, 0);
-    if (fd < 0) throw new LibcError("socket(AF_INET, SOCK_DGRAM)", dgramErrno());
+    const l = libc();
+    const fd = l.socket(C.AF_INET, C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0);
+    if (fd < 0) throw new LibcError("socket(AF_INET, SOCK_DGRAM)", errno());
     try {
-      if (opts.sndbuf) setInt(fd, D.SO_SNDBUF, opts.sndbuf, "setsockopt(SO_SNDBUF)");
-      if (opts.rcvbuf) setInt(fd, D.SO_RCVBUF, opts.rcvbuf, "setsockopt(SO_RCVBUF)");
+      if (opts.sndbuf) setInt(fd, C.SO_SNDBUF, opts.sndbuf, "setsockopt(SO_SNDBUF)");
+      if (opts.rcvbuf) setInt(fd, C.SO_RCVBUF, opts.rcvbuf, "setsockopt(SO_RCVBUF)");
       const sa = new Uint8Array(16);
       writeSockaddr(sa, opts.address ?? 0, opts.port ?? 0);
-      if (l.bind(fd, sa, 16) < 0) throw new LibcError("bind(AF_INET)", dgramErrno());
+      if (l.bind(fd, sa, 16) < 0) throw new LibcError("bind(AF_INET)", errno());
       const len = new Uint8Array(4);
       new DataView(len.buffer).setUint32(0, 16, true);
-      if (l.getsockname(fd, sa, len) < 0) throw new LibcError("getsockname", dgramErrno());
+      if (l.getsockname(fd, sa, len) < 0) throw new LibcError("getsockname", errno());
       return new DgramSocket(fd, new DataView(sa.buffer).getUint16(2));
     } catch (e) {
       l.close(fd);
@@ -89,7 +88,7 @@ export class DgramSocket {
    * (EAGAIN or ENOBUFS when the queue is full: the datagram is lost).
    */
   sendTo(data: Uint8Array<ArrayBuffer>, ip: number, port: number): number {
-    if (this.#fd < 0) return D.EAGAIN;
+    if (this.#fd < 0) return C.EAGAIN;
     // A transfer sends to the same peer every time: keep its sockaddr.
     if (ip !== this.#toIp || port !== this.#toPort) {
       writeSockaddr(this.#to, ip, port);
@@ -101,8 +100,8 @@ export class DgramSocket {
       this.#sendLen = data.length;
       this.#sendLenBig = BigInt(data.length);
     }
-    const rc = dgramLibc().sendto(this.#fd, data, this.#sendLenBig, 0, this.#to, 16);
-    return rc < 0 ? dgramErrno() || D.EAGAIN : 0;
+    const rc = libc().sendto(this.#fd, data, this.#sendLenBig, 0, this.#to, 16);
+    return rc < 0 ? errno() || C.EAGAIN : 0;
   }
 
   /**
@@ -114,7 +113,7 @@ export class DgramSocket {
     if (this.#fd < 0) return -1;
     this.#fromLenView.setUint32(0, 16, true);
     const n = Number(
-      dgramLibc().recvfrom(
+      libc().recvfrom(
         this.#fd,
         buf,
         this.#recvLenBig(buf.length),
@@ -140,7 +139,7 @@ export class DgramSocket {
   /** Closes the descriptor. A socket in a reactor is closed through its registration. */
   close(): void {
     if (this.#fd < 0) return;
-    dgramLibc().close(this.#fd);
+    libc().close(this.#fd);
     this.#fd = -1;
   }
 }

@@ -1,81 +1,66 @@
 /**
  * @module
- * One epoll set for the sendfile HTTP engine. `epoll_wait` runs on a worker
- * thread (nonblocking FFI), so the event loop keeps running; everything else
- * (epoll_ctl, the socket calls) is synchronous and never waits.
+ * The HTTP engine's view of the process's one reactor (reactor.ts): the
+ * listener is watched level-triggered, and a connection waits for one thing
+ * at a time (read or write) as a promise.
  *
- * Connections arm their fd one-shot for the one thing they wait for (read or
- * write) and get a promise; after it fires the fd is disarmed, so a client
- * that hangs up while the app is busy cannot make epoll spin. Wake-ups can be
- * spurious (an fd number reused after close): callers always retry the call
- * and arm again on EAGAIN.
+ * A connection's fd is registered one-shot on its first wait and re-armed for
+ * each later one; after readiness fires it stays disarmed, so a client that
+ * hangs up while the app is busy cannot make the loop spin. A wait's deadline
+ * is the registration's, so timeouts are exact. Wake-ups can be spurious:
+ * callers always retry the call and wait again on EAGAIN.
  */
-import { C, errno, libc, LibcError } from "./_libc.ts";
+import { C } from "./_libc.ts";
+import { Reactor, type Registration } from "./reactor.ts";
 
 /** Result of a wait that did not see the fd become ready. */
 export const WAIT_TIMEOUT = -1;
 export const WAIT_CLOSED = -2;
 
-const MAX_EVENTS = 256;
-/** How often deadlines are checked: timeouts are this coarse. */
-const SWEEP_MS = 250;
+/** The fd is owned (and closed) by the HTTP engine, not by its registration. */
+function borrowed(fd: number) {
+  return { fd, close() {} };
+}
 
-interface Waiter {
-  readonly resolve: (events: number) => void;
-  readonly deadline: number;
+interface Waiting {
+  readonly reg: Registration;
+  resolve: ((events: number) => void) | undefined;
 }
 
 export class Poller {
-  readonly #epfd: number;
-  readonly #wakefd: number;
-  readonly #events: Uint8Array<ArrayBuffer>;
-  readonly #view: DataView;
-  /** struct epoll_event is packed (12 bytes) on x86-64 only. */
-  readonly #stride = Deno.build.arch === "x86_64" ? 12 : 16;
-  readonly #dataOffset = Deno.build.arch === "x86_64" ? 4 : 8;
-  readonly #ctlBuf: Uint8Array<ArrayBuffer>;
-  readonly #ctlView: DataView;
-  readonly #waiters = new Map<number, Waiter>();
-  readonly #watchers = new Map<number, (events: number) => void>();
-  /** fds added to the set for one-shot waits (closing an fd removes it from the set). */
-  readonly #armed = new Set<number>();
-  #stopping = false;
-  #running = false;
+  readonly #reactor: Reactor;
+  readonly #watchers = new Map<number, Registration>();
+  readonly #conns = new Map<number, Waiting>();
   #onError: (e: unknown) => void = () => {};
+  #stopped = false;
+  #stop: () => void = () => {};
+  readonly #done: Promise<void>;
 
-  constructor() {
-    const l = libc();
-    this.#epfd = l.epoll_create1(C.EPOLL_CLOEXEC);
-    if (this.#epfd < 0) throw new LibcError("epoll_create1", errno());
-    this.#wakefd = l.eventfd(0, C.EFD_NONBLOCK | C.EFD_CLOEXEC);
-    if (this.#wakefd < 0) {
-      const e = errno();
-      l.close(this.#epfd);
-      throw new LibcError("eventfd", e);
-    }
-    this.#events = new Uint8Array(MAX_EVENTS * this.#stride);
-    this.#view = new DataView(this.#events.buffer);
-    this.#ctlBuf = new Uint8Array(16);
-    this.#ctlView = new DataView(this.#ctlBuf.buffer);
-    const drain = new Uint8Array(8);
-    this.watch(this.#wakefd, C.EPOLLIN, () => void l.read(this.#wakefd, drain, 8n));
-  }
-
-  #ctl(op: number, fd: number, events: number): number {
-    this.#ctlView.setUint32(0, events >>> 0, true);
-    this.#ctlView.setUint32(this.#dataOffset, fd, true);
-    this.#ctlView.setUint32(this.#dataOffset + 4, 0, true);
-    return libc().epoll_ctl(this.#epfd, op, fd, this.#ctlBuf);
+  constructor(reactor: Reactor = Reactor.shared()) {
+    this.#reactor = reactor;
+    this.#done = new Promise((r) => this.#stop = r);
   }
 
   /** Calls `onReady` whenever `fd` is ready for `events` (level-triggered), until unwatch. */
   watch(fd: number, events: number, onReady: (events: number) => void): void {
-    if (this.#ctl(C.EPOLL_CTL_ADD, fd, events) < 0) throw new LibcError("epoll_ctl(ADD)", errno());
-    this.#watchers.set(fd, onReady);
+    const reg = this.#reactor.add(borrowed(fd), {
+      ready: (ev) => {
+        // One failing callback must not end the loop.
+        try {
+          onReady(ev);
+        } catch (e) {
+          this.#onError(e);
+        }
+        this.#reactor.wantTurn();
+      },
+      timeout() {},
+    }, { events });
+    this.#watchers.set(fd, reg);
   }
 
   unwatch(fd: number): void {
-    if (this.#watchers.delete(fd)) this.#ctl(C.EPOLL_CTL_DEL, fd, 0);
+    this.#watchers.get(fd)?.release();
+    this.#watchers.delete(fd);
   }
 
   /**
@@ -84,111 +69,70 @@ export class Poller {
    * cancelled. One wait per fd at a time.
    */
   wait(fd: number, events: number, deadline: number): Promise<number> {
-    const flags = events | C.EPOLLONESHOT;
-    let rc = this.#armed.has(fd) ? this.#ctl(C.EPOLL_CTL_MOD, fd, flags) : -1;
-    if (rc < 0) {
-      rc = this.#ctl(C.EPOLL_CTL_ADD, fd, flags);
-      if (rc < 0) return Promise.reject(new LibcError("epoll_ctl", errno()));
-      this.#armed.add(fd);
+    let w = this.#conns.get(fd);
+    if (w === undefined) {
+      const entry: Waiting = {
+        resolve: undefined,
+        reg: this.#reactor.add(borrowed(fd), {
+          ready: (ev) => this.#settle(entry, ev),
+          timeout: () => this.#settle(entry, WAIT_TIMEOUT),
+        }, { events, oneShot: true, disarmed: true }),
+      };
+      w = entry;
+      this.#conns.set(fd, w);
     }
-    return new Promise((resolve) => this.#waiters.set(fd, { resolve, deadline }));
+    const p = new Promise<number>((resolve) => w.resolve = resolve);
+    w.reg.deadline = deadline;
+    try {
+      w.reg.arm(events);
+    } catch (e) {
+      w.resolve = undefined;
+      return Promise.reject(e);
+    }
+    return p;
+  }
+
+  #settle(w: Waiting, events: number): void {
+    const resolve = w.resolve;
+    if (resolve === undefined) return; // a readiness nobody waits for any more
+    w.resolve = undefined;
+    w.reg.deadline = Infinity;
+    this.#reactor.wantTurn();
+    resolve(events);
   }
 
   /** Ends a pending wait on `fd` with WAIT_CLOSED (no-op without one). */
   cancel(fd: number): void {
-    const w = this.#waiters.get(fd);
-    if (w === undefined) return;
-    this.#waiters.delete(fd);
-    w.resolve(WAIT_CLOSED);
+    const w = this.#conns.get(fd);
+    if (w !== undefined) this.#settle(w, WAIT_CLOSED);
   }
 
   /** Call right before closing `fd`. */
   forget(fd: number): void {
-    this.cancel(fd);
-    this.#armed.delete(fd);
+    const w = this.#conns.get(fd);
+    if (w === undefined) return;
+    this.#settle(w, WAIT_CLOSED);
+    w.reg.release();
+    this.#conns.delete(fd);
   }
 
   /** True when `fd` has a pending wait. */
   waiting(fd: number): boolean {
-    return this.#waiters.has(fd);
+    return this.#conns.get(fd)?.resolve !== undefined;
   }
 
-  #expire(now: number): void {
-    for (const [fd, w] of this.#waiters) {
-      if (w.deadline <= now) {
-        this.#waiters.delete(fd);
-        w.resolve(WAIT_TIMEOUT);
-      }
-    }
-  }
-
-  #dispatch(n: number): void {
-    for (let i = 0; i < n; i++) {
-      const at = i * this.#stride;
-      const events = this.#view.getUint32(at, true);
-      const fd = this.#view.getUint32(at + this.#dataOffset, true);
-      const watcher = this.#watchers.get(fd);
-      if (watcher !== undefined) {
-        // one failing callback must not strand the rest of the batch (one-shot fds stay disarmed)
-        try {
-          watcher(events);
-        } catch (e) {
-          this.#onError(e);
-        }
-        continue;
-      }
-      const w = this.#waiters.get(fd);
-      if (w === undefined) continue; // stale: the fd was closed (and maybe reused) meanwhile
-      this.#waiters.delete(fd);
-      w.resolve(events);
-    }
-  }
-
-  /** Runs until stop(); then closes the epoll set. Errors of one callback never end it. */
-  async run(onError: (e: unknown) => void): Promise<void> {
+  /** Resolves after stop(). Errors of one callback are passed to `onError`. */
+  run(onError: (e: unknown) => void): Promise<void> {
     this.#onError = onError;
-    this.#running = true;
-    const l = libc();
-    let lastSweep = performance.now();
-    try {
-      while (!this.#stopping) {
-        const n = await l.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, SWEEP_MS);
-        if (n < 0) {
-          const e = errno();
-          // errno of a worker-thread call is not ours to read; EINTR is the only expected failure
-          if (e !== C.EINTR && e !== 0) onError(new LibcError("epoll_wait", e));
-          continue;
-        }
-        try {
-          this.#dispatch(n);
-        } catch (e) {
-          onError(e);
-        }
-        const now = performance.now();
-        if (now - lastSweep >= SWEEP_MS) {
-          lastSweep = now;
-          this.#expire(now);
-        }
-      }
-    } finally {
-      for (const fd of [...this.#waiters.keys()]) this.cancel(fd);
-      l.close(this.#wakefd);
-      l.close(this.#epfd);
-      this.#running = false;
-    }
+    return this.#done;
   }
 
-  /** Makes run() return after its current wait (wakes it at once). */
+  /** Ends every wait and registration; run() resolves. */
   stop(): void {
-    if (this.#stopping) return;
-    this.#stopping = true;
-    if (this.#running) {
-      const one = new Uint8Array(8);
-      new DataView(one.buffer).setBigUint64(0, 1n, true);
-      libc().write(this.#wakefd, one, 8n);
-    } else {
-      libc().close(this.#wakefd);
-      libc().close(this.#epfd);
-    }
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const fd of [...this.#watchers.keys()]) this.unwatch(fd);
+    for (const fd of [...this.#conns.keys()]) this.forget(fd);
+    this.#stop();
   }
 }

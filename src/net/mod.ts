@@ -46,8 +46,10 @@ export {
 export { type FileBodyMark, fileBodyOf, markFileBody } from "./http_file_body.ts";
 export { DgramSocket, type DgramSocketOptions } from "./dgram_socket.ts";
 export {
-  type DgramHandler,
-  DgramReactor,
-  type DgramReactorOptions,
-  DgramRegistration,
-} from "./dgram_reactor.ts";
+  Reactor,
+  type ReactorHandler,
+  type ReactorIo,
+  type ReactorOptions,
+  Registration,
+  type WatchOptions,
+} from "./reactor.ts";

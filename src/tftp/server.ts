@@ -6,8 +6,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { realRoot } from "../files/mod.ts";
-import { DgramReactor, DgramSocket } from "../net/mod.ts";
-import { parseIpv4 } from "../wire/mod.ts";
+import { DgramSocket, Reactor } from "../net/mod.ts";
+import { formatIpv4, parseIpv4 } from "../wire/mod.ts";
 import { dirSource, type FileSource, type TftpFile, type TransferMode } from "./files.ts";
 import { negotiate } from "./negotiate.ts";
 import { decodePacket, encodeError, ErrorCode, Opcode, type Packet } from "./packet.ts";
@@ -142,21 +142,16 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const perIp = new Map<string, number>();
   let closed = false;
 
-  const listener = Deno.listenDatagram({
-    transport: "udp",
-    hostname: opts.hostname,
-    port: opts.port,
-  });
-  const addr = listener.addr as Deno.NetAddr;
   let bindIp: number;
   try {
-    bindIp = parseIpv4(addr.hostname);
+    bindIp = parseIpv4(opts.hostname);
   } catch {
-    listener.close();
-    throw new TypeError(`tftp: ${addr.hostname} is not an IPv4 address`);
+    throw new TypeError(`tftp: ${opts.hostname} is not an IPv4 address`);
   }
-  // Every transfer socket of this server waits in this one poll loop.
-  const reactor = new DgramReactor();
+  // The listener and every transfer socket wait in the process's one reactor.
+  const reactor = Reactor.shared();
+  const listener = DgramSocket.open({ address: bindIp, port: opts.port });
+  const addr: Deno.NetAddr = { transport: "udp", hostname: opts.hostname, port: listener.port };
 
   function report(stats: TransferStats): void {
     try {
@@ -166,13 +161,16 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
   }
 
-  async function refuse(to: Deno.NetAddr, code: number, message: string): Promise<void> {
+  /** Sends an ERROR from the listener's port (a client without a transfer has no TID yet). */
+  function sendFromListener(to: Deno.NetAddr, code: number, message: string): number {
+    const packet = encodeError(code, message) as Uint8Array<ArrayBuffer>;
+    return listener.sendTo(packet, parseIpv4(to.hostname), to.port);
+  }
+
+  function refuse(to: Deno.NetAddr, code: number, message: string): void {
     counters.refused++;
-    try {
-      await listener.send(encodeError(code, message), to);
-    } catch (e) {
-      log.debug("error reply not sent", { error: String(e), client: to.hostname });
-    }
+    const err = sendFromListener(to, code, message);
+    if (err !== 0) log.debug("error reply not sent", { errno: err, client: to.hostname });
   }
 
   function refusedStats(remote: Deno.NetAddr, file: string, mode: string, error: string) {
@@ -198,18 +196,18 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     // A retransmitted RRQ (our OACK or DATA 1 was lost) must not start a second transfer.
     if (busy.has(key)) return;
     if (req.mode !== "octet" && req.mode !== "netascii") {
-      await refuse(remote, ErrorCode.ILLEGAL_OPERATION, `unsupported mode ${req.mode}`);
+      refuse(remote, ErrorCode.ILLEGAL_OPERATION, `unsupported mode ${req.mode}`);
       refusedStats(remote, req.file, req.mode, "unsupported mode");
       return;
     }
     if (counters.active >= maxTransfers) {
-      await refuse(remote, ErrorCode.NOT_DEFINED, "server busy");
+      refuse(remote, ErrorCode.NOT_DEFINED, "server busy");
       refusedStats(remote, req.file, req.mode, "server busy");
       return;
     }
     const mine = perIp.get(remote.hostname) ?? 0;
     if (mine >= perClient) {
-      await refuse(remote, ErrorCode.NOT_DEFINED, "too many transfers from this client");
+      refuse(remote, ErrorCode.NOT_DEFINED, "too many transfers from this client");
       refusedStats(remote, req.file, req.mode, "per-client limit");
       return;
     }
@@ -223,7 +221,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       const opened = await files.open(req.file, req.mode as TransferMode);
       if (!("size" in opened)) {
         const missing = opened.reason === "not-found" || opened.reason === "not-file";
-        await refuse(
+        refuse(
           remote,
           missing ? ErrorCode.FILE_NOT_FOUND : ErrorCode.ACCESS_VIOLATION,
           missing ? "file not found" : "access violation",
@@ -250,7 +248,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       } catch (e) {
         // Out of descriptors or ports: the client may retry later.
         log.warn("transfer socket not opened", { client: remote.hostname, error: String(e) });
-        await refuse(remote, ErrorCode.NOT_DEFINED, "server busy");
+        refuse(remote, ErrorCode.NOT_DEFINED, "server busy");
         refusedStats(remote, req.file, req.mode, "no socket");
         return;
       }
@@ -322,7 +320,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       return;
     }
     if (req.op === Opcode.WRQ) {
-      await refuse(remote, ErrorCode.ACCESS_VIOLATION, "read-only server");
+      refuse(remote, ErrorCode.ACCESS_VIOLATION, "read-only server");
       return;
     }
     if (req.op !== Opcode.RRQ) {
@@ -334,36 +332,37 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     await handleRead(req as Packet & { op: 1 }, remote);
   }
 
-  async function loop(): Promise<void> {
-    const buf = new Uint8Array(65536);
-    while (!closed) {
-      let got: [Uint8Array, Deno.Addr];
-      try {
-        got = await listener.receive(buf);
-      } catch (e) {
-        if (closed) break;
-        log.error("receive failed", { error: String(e) });
-        await new Promise((r) => setTimeout(r, 10));
-        continue;
+  const recvBuf = new Uint8Array(65536);
+  let listenerDone: () => void = () => {};
+  const finished = new Promise<void>((r) => listenerDone = r);
+  const listening = reactor.add(listener, {
+    ready() {
+      // Bounded per wake-up, so a flood on port 69 cannot starve the transfers.
+      for (let i = 0; i < 256 && !closed; i++) {
+        const n = listener.recvInto(recvBuf);
+        if (n < 0) return;
+        counters.received++;
+        // Copy: the receive buffer is reused before the handler is done with it.
+        const bytes = recvBuf.slice(0, n);
+        const remote: Deno.NetAddr = {
+          transport: "udp",
+          hostname: formatIpv4(listener.fromIp),
+          port: listener.fromPort,
+        };
+        handle(bytes, remote).catch((e) => {
+          log.error("request handler failed", { error: String(e) });
+        });
       }
-      counters.received++;
-      // Copy: the receive buffer is reused before the handler is done with it.
-      const bytes = got[0].slice();
-      handle(bytes, got[1] as Deno.NetAddr).catch((e) => {
-        log.error("request handler failed", { error: String(e) });
-      });
-    }
-  }
-
-  const finished = loop();
+    },
+    timeout() {},
+  });
 
   /**
    * Tells every client with a transfer under way that the server is going:
    * running transfers from their own port (their TID), requests still
    * opening their file from the listener's (they have no TID yet).
    */
-  async function notifyShutdown(): Promise<void> {
-    const opening: Promise<void>[] = [];
+  function notifyShutdown(): void {
     for (const [key, remote] of busy) {
       const running = transfers.get(key);
       if (running !== undefined) {
@@ -372,33 +371,25 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         }
         continue;
       }
-      opening.push(
-        listener.send(encodeError(ErrorCode.NOT_DEFINED, SHUTDOWN_MESSAGE), remote).then(
-          () => void counters.shutdownErrors++,
-          (e) =>
-            log.debug("shutdown error not sent", { error: String(e), client: remote.hostname }),
-        ),
-      );
+      const err = sendFromListener(remote, ErrorCode.NOT_DEFINED, SHUTDOWN_MESSAGE);
+      if (err === 0) counters.shutdownErrors++;
+      else log.debug("shutdown error not sent", { errno: err, client: remote.hostname });
     }
-    // Local sends complete at once; they are awaited before the listener closes.
-    await Promise.all(opening);
   }
 
-  async function close(): Promise<void> {
-    if (closed) return;
+  function close(): Promise<void> {
+    if (closed) return Promise.resolve();
     closed = true;
     try {
-      await notifyShutdown();
+      notifyShutdown();
     } catch (e) {
       log.warn("shutdown notices failed", { error: String(e) });
     }
-    try {
-      listener.close();
-    } catch { /* already closed */ }
+    listening.close();
+    listenerDone();
     // Anything that slipped past the notices (none expected) still ends here.
     for (const t of transfers.values()) t.abort("server closed");
-    await finished;
-    await reactor.close();
+    return Promise.resolve();
   }
   opts.signal?.addEventListener("abort", () => void close(), { once: true });
 

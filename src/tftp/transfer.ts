@@ -2,15 +2,15 @@
  * @module
  * Drives one read transfer over its own ephemeral socket (RFC 1350 TIDs):
  * carries out the actions of the pure session (session.ts) with a
- * nonblocking socket in the server's DgramReactor. The reactor calls
- * `readable()` when ACKs are queued and `timeout()` at the deadline; both run
+ * nonblocking socket in the process's reactor. The reactor calls
+ * `ready()` when ACKs are queued and `timeout()` at the deadline; both run
  * synchronously, so an ACK is answered with the next DATA without awaiting
  * anything (one poll wake-up per round trip, shared by every transfer that is
  * ready at the same time). Only a file read that is not buffered yet goes
  * async, and the socket is paused meanwhile. No logging here; the server logs
  * the outcome.
  */
-import type { DgramReactor, DgramRegistration, DgramSocket } from "../net/mod.ts";
+import type { DgramSocket, Reactor, Registration } from "../net/mod.ts";
 import type { TftpFile } from "./files.ts";
 import { encodeError, encodeOack, ErrorCode, Opcode, writeDataHeader } from "./packet.ts";
 import {
@@ -37,7 +37,7 @@ export interface TransferOutcome {
 }
 
 export interface TransferParams {
-  readonly reactor: DgramReactor;
+  readonly reactor: Reactor;
   /** The transfer's own socket; the transfer closes it when it ends. */
   readonly socket: DgramSocket;
   /** Client address and port (its TID), IPv4 as a u32. */
@@ -80,7 +80,7 @@ class Transfer {
   #busy = false;
   readonly #slot: Uint8Array<ArrayBuffer>;
   readonly #recvBuf = new Uint8Array(2048);
-  readonly #reg: DgramRegistration;
+  readonly #reg: Registration;
   #resolve: (o: TransferOutcome) => void = () => {};
   readonly done: Promise<TransferOutcome>;
 
@@ -116,7 +116,7 @@ class Transfer {
   }
 
   /** Reactor: the socket has datagrams. */
-  readable(): void {
+  ready(): void {
     const { socket, clientIp, clientPort } = this.#p;
     for (let i = 0; i < DRAIN_MAX; i++) {
       // While a file read runs, ACKs stay queued in the kernel.

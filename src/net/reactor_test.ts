@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DgramReactor, type DgramRegistration } from "./dgram_reactor.ts";
+import { Reactor, type Registration } from "./reactor.ts";
 import { DgramSocket } from "./dgram_socket.ts";
 
 const LOOPBACK = 0x7f000001;
@@ -37,18 +37,18 @@ Deno.test("dgram socket: bound to an ephemeral port, sends and receives with the
 });
 
 Deno.test("reactor: one loop serves many sockets in ping-pong, each answer sent from the handler", async () => {
-  const reactor = new DgramReactor();
+  const reactor = new Reactor();
   const peer = DgramSocket.open({ address: LOOPBACK });
   const ROUNDS = 200;
   const counts: number[] = [];
-  const regs: DgramRegistration[] = [];
+  const regs: Registration[] = [];
   try {
     for (let i = 0; i < 8; i++) {
       const s = DgramSocket.open({ address: LOOPBACK });
       const buf = new Uint8Array(16);
       counts.push(0);
       regs.push(reactor.add(s, {
-        readable() {
+        ready() {
           while (s.recvInto(buf) >= 0) {
             counts[i]!++;
             s.sendTo(buf.subarray(0, 1), s.fromIp, s.fromPort);
@@ -59,7 +59,7 @@ Deno.test("reactor: one loop serves many sockets in ping-pong, each answer sent 
     }
     // The peer answers every reply until each socket has seen ROUNDS datagrams.
     const pbuf = new Uint8Array(16);
-    for (const r of regs) peer.sendTo(new Uint8Array([0]), LOOPBACK, r.socket.port);
+    for (const r of regs) peer.sendTo(new Uint8Array([0]), LOOPBACK, (r.io as DgramSocket).port);
     const t0 = performance.now();
     while (counts.some((c) => c < ROUNDS) && performance.now() - t0 < 10_000) {
       const n = peer.recvInto(pbuf);
@@ -67,7 +67,7 @@ Deno.test("reactor: one loop serves many sockets in ping-pong, each answer sent 
         await new Promise((r) => setTimeout(r, 0));
         continue;
       }
-      const c = counts[regs.findIndex((r) => r.socket.port === peer.fromPort)]!;
+      const c = counts[regs.findIndex((r) => (r.io as DgramSocket).port === peer.fromPort)]!;
       if (c < ROUNDS) peer.sendTo(pbuf.subarray(0, 1), LOOPBACK, peer.fromPort);
     }
     assert.deepEqual(counts, counts.map(() => ROUNDS));
@@ -76,16 +76,16 @@ Deno.test("reactor: one loop serves many sockets in ping-pong, each answer sent 
     await reactor.close();
   }
   // Closing the reactor closed every registered socket.
-  for (const r of regs) assert.equal(r.socket.fd, -1);
+  for (const r of regs) assert.equal(r.io.fd, -1);
 });
 
 Deno.test("reactor: deadlines fire once, a moved deadline fires at its new time, paused ones do not", async () => {
-  const reactor = new DgramReactor();
+  const reactor = new Reactor();
   try {
     const fired: string[] = [];
     const mk = (name: string) => {
       const reg = reactor.add(DgramSocket.open({ address: LOOPBACK }), {
-        readable() {},
+        ready() {},
         timeout: () => fired.push(name),
       });
       return reg;
@@ -113,14 +113,14 @@ Deno.test("reactor: deadlines fire once, a moved deadline fires at its new time,
 });
 
 Deno.test("reactor: a paused socket keeps its datagrams until resumed; a closed one leaves the loop", async () => {
-  const reactor = new DgramReactor();
+  const reactor = new Reactor();
   const peer = DgramSocket.open({ address: LOOPBACK });
   try {
     const s = DgramSocket.open({ address: LOOPBACK });
     let got = 0;
     const buf = new Uint8Array(16);
     const reg = reactor.add(s, {
-      readable() {
+      ready() {
         while (s.recvInto(buf) >= 0) got++;
       },
       timeout() {},
@@ -141,13 +141,13 @@ Deno.test("reactor: a paused socket keeps its datagrams until resumed; a closed 
     const good = DgramSocket.open({ address: LOOPBACK });
     let served = 0;
     reactor.add(bad, {
-      readable() {
+      ready() {
         throw new Error("boom");
       },
       timeout() {},
     });
     reactor.add(good, {
-      readable() {
+      ready() {
         while (good.recvInto(buf) >= 0) served++;
       },
       timeout() {},
