@@ -10,7 +10,6 @@
  * is the registration's, so timeouts are exact. Wake-ups can be spurious:
  * callers always retry the call and wait again on EAGAIN.
  */
-import { C } from "./_libc.ts";
 import { Reactor, type Registration } from "./reactor.ts";
 
 /** Result of a wait that did not see the fd become ready. */
