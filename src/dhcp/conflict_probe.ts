@@ -7,7 +7,7 @@
  * I/O shell: the clock is injected, the decision code is in src/arp.
  */
 import { arpProbe, decodeArpFrame, encodeArpFrame, provesInUse } from "../arp/mod.ts";
-import { bpfArp, interfaceMac, RawSocket } from "../net/mod.ts";
+import { bpfArp, interfaceMac, RawSocket, Reactor, type Registration } from "../net/mod.ts";
 import { macToBytes } from "../wire/mod.ts";
 
 export interface ConflictProbeOptions {
@@ -18,17 +18,21 @@ export interface ConflictProbeOptions {
   readonly cacheMs?: number;
   /** Milliseconds clock (injected for tests). */
   readonly now?: () => number;
+  /** The reactor the socket waits in (the process's by default). */
+  readonly reactor?: Reactor;
 }
 
 interface Pending {
   readonly ip: number;
   readonly resolve: (inUse: boolean) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  /** When nobody answering makes the address free (performance.now()). */
+  readonly due: number;
 }
 
 /** Probes addresses on one interface. */
 export class ConflictProbe {
   readonly #sock: RawSocket;
+  readonly #reg: Registration;
   readonly #mac: Uint8Array;
   readonly #timeoutMs: number;
   readonly #cacheMs: number;
@@ -37,7 +41,6 @@ export class ConflictProbe {
   readonly #inflight = new Map<number, Promise<boolean>>();
   /** Probes waiting for an answer, by address: an ARP frame names at most two addresses. */
   readonly #pending = new Map<number, Pending>();
-  #reading = false;
   /** Probes sent and conflicts found, for stats. */
   probes = 0;
   conflicts = 0;
@@ -45,6 +48,13 @@ export class ConflictProbe {
   constructor(opts: ConflictProbeOptions) {
     this.#mac = macToBytes(interfaceMac(opts.ifname));
     this.#sock = RawSocket.open(opts.ifname, bpfArp());
+    // Every ARP frame of the link is read as it comes (a cheap lookup each),
+    // so an answer that proves an address taken is seen at once.
+    // Probe timeouts are the registration's deadline: exact, whatever the load.
+    this.#reg = (opts.reactor ?? Reactor.shared()).add(this.#sock, {
+      ready: () => void this.#drain(),
+      timeout: () => this.#expire(),
+    });
     this.#timeoutMs = opts.timeoutMs ?? 300;
     this.#cacheMs = opts.cacheMs ?? 60_000;
     this.#now = opts.now ?? Date.now;
@@ -66,28 +76,23 @@ export class ConflictProbe {
     const p = new Promise<boolean>((resolve) => {
       const entry: Pending = {
         ip,
+        due: performance.now() + this.#timeoutMs,
         resolve: (v) => {
-          clearTimeout(entry.timer);
           this.#pending.delete(ip);
           this.#inflight.delete(ip);
           this.#cache.set(ip, { inUse: v, at: this.#now() });
           if (v) this.conflicts++;
+          // The prober awaits this: let it run at the reactor's next turn.
+          this.#reg.reactor.wantTurn();
           resolve(v);
         },
-        // Before calling it free, read what already arrived: after a stall of
-        // the event loop the expired timer runs before the read loop's turn,
-        // and the answer that proves the address taken may sit in the socket.
-        timer: setTimeout(() => {
-          this.#drain();
-          if (this.#pending.get(ip) === entry) entry.resolve(false);
-        }, this.#timeoutMs),
       };
       this.#pending.set(ip, entry);
+      if (entry.due < this.#reg.deadline) this.#reg.deadline = entry.due;
     });
     this.#inflight.set(ip, p);
     this.probes++;
     this.#sock.send(encodeArpFrame(arpProbe(this.#mac, ip)) as Uint8Array<ArrayBuffer>);
-    this.#readLoop();
     return p;
   }
 
@@ -96,16 +101,19 @@ export class ConflictProbe {
     this.#cache.delete(ip);
   }
 
-  async #readLoop(): Promise<void> {
-    if (this.#reading) return;
-    this.#reading = true;
-    try {
-      while (this.#pending.size > 0 && !this.#sock.closed) {
-        if (!this.#drain()) await this.#sock.wait(50);
-      }
-    } finally {
-      this.#reading = false;
+  /** Calls the addresses whose probe timed out free; the next due one becomes the deadline. */
+  #expire(): void {
+    // Before calling any free, read what already arrived: after a stall the
+    // deadline may be handled before the socket's readiness, and the answer
+    // that proves an address taken may sit in the socket.
+    this.#drain();
+    const now = performance.now();
+    let next = Infinity;
+    for (const p of [...this.#pending.values()]) {
+      if (p.due <= now) p.resolve(false);
+      else if (p.due < next) next = p.due;
     }
+    this.#reg.deadline = next;
   }
 
   /** Handles every frame waiting in the socket now; false when there was none. */
@@ -133,7 +141,7 @@ export class ConflictProbe {
 
   close(): void {
     for (const p of [...this.#pending.values()]) p.resolve(false);
-    this.#sock.close();
+    this.#reg.close();
   }
 
   [Symbol.dispose](): void {

@@ -1,12 +1,11 @@
 /**
  * @module
- * The DHCP server loop (I/O shell). Per interface: receive a burst of
- * requests → decode (a DecodeError is counted and logged at debug) → ask the
- * pure responder (authoritative.ts: its `Decision`, `RequestContext` and
- * `LeaseChange` types) → persist the lease changes of the whole burst in one
- * commit → send the replies whose changes are durable, to the RFC 2131 §4.1
- * destination the responder chose (destination.ts). No packet can stop the
- * loop: every step of every packet is guarded.
+ * The DHCP server (I/O shell). Each interface's raw socket is registered in
+ * the process's reactor (src/net): when requests are queued they are read in
+ * a burst → decoded → decided by the pure responder (authoritative.ts) →
+ * gathered into a group whose lease rows are written in one commit → sent,
+ * each reply only once its rows are durable (group_commit.ts). The steps are
+ * guarded one by one (server_shell.ts), so no packet can stop the server.
  *
  * Under a flood: every client MAC (chaddr) has a request budget (a token
  * bucket, ClientBudget), so one MAC hammering the server costs a decode per
@@ -16,53 +15,32 @@
  * (ExhaustionNotices) instead of going silent.
  */
 import { getLogger } from "@logtape/logtape";
-import { DecodeError } from "../errors.ts";
-import { type DhcpDatagram, DhcpTransport, type SendTarget } from "../net/mod.ts";
-import { type Cidr, cidrBroadcast, cidrContains, formatIpv4 } from "../wire/mod.ts";
-import type { Decision, PoolExhaustion, RequestContext } from "./authoritative.ts";
-import {
+import { Reactor, type Registration } from "../net/mod.ts";
+import { formatIpv4 } from "../wire/mod.ts";
+import type { Decision, RequestContext } from "./authoritative.ts";
+import { ClientBudget, type ClientBudgetOptions, DEFAULT_CLIENT_BUDGET } from "./flood_guard.ts";
+import { GATHER_MS, GroupCommit } from "./group_commit.ts";
+import { ProbeAhead } from "./probe_ahead.ts";
+import { wantsProbe } from "./probe_path.ts";
+import { closeLink, errText, type Link, openLinks, type ServerInterface } from "./server_links.ts";
+import { type DhcpResponder, type LeaseWriter, ServerShell } from "./server_shell.ts";
+import { type DhcpServerStats, newStats } from "./server_stats.ts";
+import type { DhcpPacket } from "./packet.ts";
+
+const log = getLogger(["mesh", "dhcp"]);
+
+export type { DhcpResponder, LeaseWriter } from "./server_shell.ts";
+export { sendTarget } from "./server_shell.ts";
+export type { ServerInterface } from "./server_links.ts";
+export type { DhcpServerStats } from "./server_stats.ts";
+export {
   ClientBudget,
   type ClientBudgetOptions,
   DEFAULT_CLIENT_BUDGET,
-  type ExhaustionLine,
   ExhaustionNotices,
   knownFirst,
   macKey,
 } from "./flood_guard.ts";
-import { ConflictProbe } from "./conflict_probe.ts";
-import { ProbeAhead } from "./probe_ahead.ts";
-import { DHCP_CLIENT_PORT, MessageType, Opt } from "./constants.ts";
-import type { Destination } from "./destination.ts";
-import type { LeaseChange } from "./lease_types.ts";
-import { decodePacket, type DhcpPacket, encodePacket } from "./packet.ts";
-
-const log = getLogger(["mesh", "dhcp"]);
-
-/** The pure decision maker the loop drives (the authoritative responder satisfies it). */
-export interface DhcpResponder {
-  respond(req: DhcpPacket, ctx: RequestContext): Decision;
-  /** Whether the client holds a lease or a reservation (answered first under load). */
-  knows?(req: DhcpPacket, ctx: RequestContext): boolean;
-  /** An ARP probe found `ip` in use: quarantine it; returns rows to persist. */
-  probeFailed?(segment: string, ip: number, now: number, mac?: string): readonly LeaseChange[];
-  /** Marks overdue bound leases expired; returns rows to persist. */
-  expireDue?(now: number): readonly LeaseChange[];
-}
-
-/** Where lease changes go (store/lease_store.ts's LeaseStore). */
-export interface LeaseWriter {
-  /** Writes rows in one transaction; returns once they are durable, throws otherwise. */
-  writeNow(rows: readonly LeaseChange[]): void;
-}
-
-export interface ServerInterface {
-  readonly name: string;
-  /** Our address on it (u32). */
-  readonly serverIp: number;
-  readonly subnet: Cidr;
-  /** Segment name stored with leases; the interface name by default. */
-  readonly segment?: string;
-}
 
 export interface DhcpServerOptions {
   readonly interfaces: readonly ServerInterface[];
@@ -96,477 +74,100 @@ export interface DhcpServerOptions {
    * false turns it off. Requests over it are dropped (`dropped.rateLimited`).
    */
   readonly clientBudget?: Partial<ClientBudgetOptions> | false;
-}
-
-export {
-  ClientBudget,
-  type ClientBudgetOptions,
-  DEFAULT_CLIENT_BUDGET,
-  ExhaustionNotices,
-  knownFirst,
-  macKey,
-} from "./flood_guard.ts";
-
-/** Counters, all monotonic. */
-export interface DhcpServerStats {
-  received: number;
-  replied: number;
-  offers: number;
-  acks: number;
-  naks: number;
-  dropped: {
-    /** DecodeError: not a DHCP message we can read. */
-    malformed: number;
-    /** The responder decided not to answer. */
-    ignored: number;
-    /** Unexpected failures (encode, commit, send). */
-    errors: number;
-    /** The kernel refused the reply. */
-    sendFailures: number;
-    /** Frames on port 67 that were not valid IPv4/UDP. */
-    badFrames: number;
-    /** Replies held back because their lease changes could not be committed. */
-    notDurable: number;
-    /** Requests from a MAC over its budget (ClientBudget): dropped before the responder. */
-    rateLimited: number;
-    /**
-     * DISCOVERs unanswered because their pool had no free address (also
-     * counted in `ignored`); logged once per pool per minute.
-     */
-    poolExhausted: number;
-  };
-  /** Ignore reasons and how often each happened (bounded set). */
-  ignoreReasons: Record<string, number>;
-  commits: number;
-  probes: number;
-  conflicts: number;
+  /** The reactor the sockets wait in (the process's by default). */
+  readonly reactor?: Reactor;
 }
 
 export interface DhcpServerHandle {
   stats(): DhcpServerStats;
-  /** Stops all loops and closes the sockets. */
+  /** Stops serving and closes the sockets. */
   close(): Promise<void>;
-  /** Resolves when all loops have ended. */
+  /** Resolves when the server has stopped. */
   readonly done: Promise<void>;
 }
 
-const BROADCAST_TARGET: SendTarget = { kind: "broadcast", port: DHCP_CLIENT_PORT };
+/** How long a link whose socket failed rests before it is read again. */
+const FAILED_PAUSE_MS = 100;
 
-/** Maps the responder's RFC 2131 §4.1 destination onto the transport's send target. */
-export function sendTarget(req: DhcpPacket, dest: Destination): SendTarget {
-  switch (dest.kind) {
-    case "relay":
-      return { kind: "unicast", ip: dest.ip, port: dest.port };
-    case "unicast":
-      // The client has an address: the kernel routes and resolves it.
-      return { kind: "unicast", ip: dest.ip, port: DHCP_CLIENT_PORT };
-    case "broadcast":
-      return BROADCAST_TARGET;
-    case "link":
-      // dest.mac is chaddr's first six bytes (the responder only serves Ethernet).
-      return { kind: "link", mac: req.chaddr.subarray(0, 6), ip: dest.ip, port: DHCP_CLIENT_PORT };
-  }
+/** One served link in the reactor. */
+interface Served {
+  readonly link: Link;
+  readonly group: GroupCommit;
+  readonly reg: Registration;
+  readonly unhook: () => void;
+  pauseTimer?: ReturnType<typeof setTimeout>;
 }
 
-const MAX_REASONS = 64;
-/** Longest time decided requests wait for more to share their commit. */
-const GATHER_MS = 1;
-/** Replies that commit together at most (a bigger burst is sent at once). */
-const GATHER_MAX = 32;
-const NO_COPY = { copy: false } as const;
-/** A reply's encoding buffer: bigger than any reply we build (a larger one gets its own). */
-const SCRATCH_BYTES = 1500;
-
-interface Outgoing {
-  readonly req: DhcpPacket;
-  readonly d: Decision & { kind: "reply" };
-  readonly ctx: RequestContext;
-}
-
-/** Per-interface facts the loop builds request contexts from. */
-interface Link {
-  readonly itf: ServerInterface;
-  readonly segment: string;
-  readonly broadcastIp: number;
-  readonly transport: DhcpTransport;
-  readonly probe: ConflictProbe | undefined;
-  /** Where replies are encoded, one at a time. */
-  readonly scratch: Uint8Array;
-}
-
-/** Starts one loop per interface. Throws an Error naming the interface when a socket cannot be opened. */
+/** Starts serving every interface. Throws an Error naming the interface when a socket cannot be opened. */
 export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
   const now = opts.now ?? Date.now;
-  const stats: DhcpServerStats = {
-    received: 0,
-    replied: 0,
-    offers: 0,
-    acks: 0,
-    naks: 0,
-    dropped: {
-      malformed: 0,
-      ignored: 0,
-      errors: 0,
-      sendFailures: 0,
-      badFrames: 0,
-      notDurable: 0,
-      rateLimited: 0,
-      poolExhausted: 0,
-    },
-    ignoreReasons: {},
-    commits: 0,
-    probes: 0,
-    conflicts: 0,
-  };
-  const ctl = new AbortController();
-  opts.signal?.addEventListener("abort", () => ctl.abort(), { once: true });
-  const links: Link[] = [];
-  try {
-    for (const itf of opts.interfaces) {
-      let transport: DhcpTransport;
-      let probe: ConflictProbe | undefined;
-      try {
-        transport = DhcpTransport.open({ ifname: itf.name, serverIp: itf.serverIp });
-      } catch (e) {
-        throw new Error(`dhcp: cannot open sockets on interface ${itf.name}: ${errText(e)}`, {
-          cause: e,
-        });
-      }
-      try {
-        if (opts.probe) {
-          probe = new ConflictProbe({ ifname: itf.name, timeoutMs: opts.probeTimeoutMs ?? 300 });
-        }
-      } catch (e) {
-        transport.close();
-        throw new Error(`dhcp: cannot open the ARP probe on interface ${itf.name}: ${errText(e)}`, {
-          cause: e,
-        });
-      }
-      links.push({
-        itf,
-        segment: itf.segment ?? itf.name,
-        broadcastIp: cidrBroadcast(itf.subnet),
-        transport,
-        probe,
-        scratch: new Uint8Array(SCRATCH_BYTES),
-      });
-    }
-  } catch (e) {
-    for (const l of links) {
-      l.transport.close();
-      l.probe?.close();
-    }
-    throw e;
-  }
-
+  const stats = newStats();
+  const reactor = opts.reactor ?? Reactor.shared();
+  const links = openLinks(opts.interfaces, opts);
+  const shell = new ServerShell(stats, opts.responder, opts.store, opts.onDecision, now);
   const budget = opts.clientBudget === false
     ? undefined
     : new ClientBudget({ ...DEFAULT_CLIENT_BUDGET, ...opts.clientBudget });
-  const exhaustion = new ExhaustionNotices();
+  let stopped = false;
+  const aborted = () => stopped;
+  const ahead = startProbeAhead(opts, links, shell);
 
-  function logExhausted(line: ExhaustionLine): void {
-    const { pool } = line;
-    log.warn("address pool exhausted: requests go unanswered", {
-      segment: pool.segment,
-      pool: `${formatIpv4(pool.rangeStart)}-${formatIpv4(pool.rangeEnd)}`,
-      unanswered: line.unanswered,
-      ...(line.sinceMs !== undefined ? { sinceSeconds: Math.round(line.sinceMs / 1000) } : {}),
-    });
+  const served: Served[] = [];
+  try {
+    for (const link of links) served.push(serve(link));
+  } catch (e) {
+    for (const s of served) s.reg.release();
+    for (const l of links) closeLink(l);
+    ahead?.close();
+    throw e;
   }
 
-  function noteExhausted(pool: PoolExhaustion): void {
-    stats.dropped.poolExhausted++;
-    const line = exhaustion.note(pool, now());
-    if (line !== null) logExhausted(line);
-  }
-
-  /** Logs the exhaustion counts held back whose minute is over. */
-  function reportExhaustion(): void {
-    for (const line of exhaustion.due(now())) logExhausted(line);
-  }
-
-  function countIgnore(reason: string): void {
-    stats.dropped.ignored++;
-    // Reasons embed addresses and numbers; count them by their shape. The cap
-    // keeps the table small whatever a flood of odd packets makes of it.
-    const shape = reason.replace(/\d+/g, "#");
-    const key = shape.length > 60 ? shape.slice(0, 60) : shape;
-    if (key in stats.ignoreReasons || Object.keys(stats.ignoreReasons).length < MAX_REASONS) {
-      stats.ignoreReasons[key] = (stats.ignoreReasons[key] ?? 0) + 1;
-    }
-  }
-
-  function persist(rows: readonly LeaseChange[]): boolean {
-    if (!opts.store || rows.length === 0) return true;
-    try {
-      opts.store.writeNow(rows);
-      stats.commits++;
-      return true;
-    } catch (e) {
-      stats.dropped.errors++;
-      log.error("lease commit failed", { error: errText(e), rows: rows.length });
-      return false;
-    }
-  }
-
-  function notify(req: DhcpPacket, d: Decision, sent: boolean, ctx: RequestContext): void {
-    if (opts.onDecision === undefined) return;
-    try {
-      opts.onDecision(req, d, sent, ctx);
-    } catch (e) {
-      stats.dropped.errors++;
-      log.warn("decision hook failed", { error: errText(e) });
-    }
-  }
-
-  function send(link: Link, o: Outgoing): boolean {
-    let ok = false;
-    try {
-      // Encoded into the link's scratch: the transport hands it to the kernel before returning.
-      const payload = encodePacket(o.d.packet, link.scratch);
-      ok = link.transport.send(payload, sendTarget(o.req, o.d.destination));
-      if (ok) {
-        stats.replied++;
-        const type = o.d.packet.options.get(Opt.MessageType)?.[0];
-        if (type === MessageType.Offer) stats.offers++;
-        else if (type === MessageType.Ack) stats.acks++;
-        else if (type === MessageType.Nak) stats.naks++;
-      } else stats.dropped.sendFailures++;
-    } catch (e) {
-      stats.dropped.errors++;
-      log.warn("send failed", { error: errText(e) });
-    }
-    notify(o.req, o.d, ok, o.ctx);
-    return ok;
-  }
-
-  function decode(dg: DhcpDatagram): DhcpPacket | null {
-    try {
-      // The transport copies every frame out of its receive buffer: no second copy needed.
-      return decodePacket(dg.data, NO_COPY);
-    } catch (e) {
-      stats.dropped.malformed++;
-      if (e instanceof DecodeError) {
-        if (log.isEnabledFor("debug")) {
-          log.debug("malformed request", {
-            field: e.field,
-            offset: e.offset,
-            from: formatIpv4(dg.srcIp),
-          });
-        }
-      } else {
-        stats.dropped.errors++;
-        log.warn("decode crashed", { error: errText(e) });
-      }
-      return null;
-    }
-  }
-
-  function decide(req: DhcpPacket, ctx: RequestContext): Decision | null {
-    try {
-      const d = opts.responder.respond(req, ctx);
-      if (log.isEnabledFor("debug")) {
-        log.debug("decision", {
-          kind: d.kind,
-          reason: d.reason,
-          xid: req.xid,
-          segment: ctx.segment,
-          via: ctx.receivedVia,
-          ...(d.kind === "reply" ? { yiaddr: formatIpv4(d.packet.yiaddr) } : {}),
-        });
-      }
-      if (d.kind === "ignore") {
-        countIgnore(d.reason);
-        if (d.exhausted !== undefined) noteExhausted(d.exhausted);
-      }
-      return d;
-    } catch (e) {
-      stats.dropped.errors++;
-      log.warn("responder failed", { error: errText(e), xid: req.xid });
-      return null;
-    }
-  }
-
-  /** Offers an address only after ARP showed nobody uses it; on conflict picks another. */
-  async function probeThenSend(
-    link: Link,
-    req: DhcpPacket,
-    d: Decision & { kind: "reply"; probe: number },
-    ctx: RequestContext,
-    attempt: number,
-  ): Promise<void> {
-    try {
-      stats.probes++;
-      const inUse = await link.probe!.inUse(d.probe);
-      if (ctl.signal.aborted) return;
-      if (!inUse) {
-        if (persist(d.changes)) send(link, { req, d, ctx });
-        else stats.dropped.notDurable++;
-        return;
-      }
-      stats.conflicts++;
-      log.info("address in use, offering another", {
-        ip: formatIpv4(d.probe),
-        iface: link.itf.name,
-      });
-      const at = now();
-      persist(opts.responder.probeFailed?.(ctx.segment, d.probe, at) ?? []);
-      // Bounded: after a few conflicts in a row the client's retransmission tries again.
-      if (attempt >= 3) return countIgnore("ARP conflicts on consecutive offers");
-      const retryCtx = { ...ctx, now: at };
-      const next = decide(req, retryCtx);
-      if (next === null) return;
-      if (next.kind === "reply" && next.probe !== undefined && wantsProbe(link, next.probe)) {
-        return probeThenSend(link, req, { ...next, probe: next.probe }, retryCtx, attempt + 1);
-      }
-      const durable = persist(next.changes);
-      if (next.kind !== "reply") return notify(req, next, false, retryCtx);
-      if (durable || next.changes.length === 0) send(link, { req, d: next, ctx: retryCtx });
-      else stats.dropped.notDurable++;
-    } catch (e) {
-      stats.dropped.errors++;
-      log.warn("probe failed", { error: errText(e) });
-    }
-  }
-
-  const knows = opts.responder.knows?.bind(opts.responder);
-  function knowsSafely(req: DhcpPacket, ctx: RequestContext): boolean {
-    try {
-      return knows!(req, ctx);
-    } catch (e) {
-      stats.dropped.errors++;
-      log.warn("responder failed", { error: errText(e), xid: req.xid });
-      return false;
-    }
-  }
-
-  /** Only addresses on the ingress link can be probed (relayed subnets are elsewhere). */
-  function wantsProbe(link: Link, ip: number): boolean {
-    return link.probe !== undefined && cidrContains(link.itf.subnet, ip);
-  }
-
-  // Probe the next addresses of each pool before anyone asks for them.
-  const probed = links.filter((l) => l.probe !== undefined);
-  const ahead = opts.upcoming !== undefined && probed.length > 0
-    ? new ProbeAhead({
-      segments: probed.map((l) => ({
-        segment: l.segment,
-        probe: l.probe!,
-        covers: (ip: number) => wantsProbe(l, ip),
-      })),
-      upcoming: opts.upcoming,
-      // Someone holds it without a lease from us: never offer it.
-      onInUse: (segment, ip) => persist(opts.responder.probeFailed?.(segment, ip, now()) ?? []),
-      everyMs: opts.prefetchMs ?? 10_000,
-    })
-    : undefined;
-
-  async function loop(link: Link): Promise<void> {
-    const { transport, itf } = link;
-    // Decided requests wait here for the next group commit. Under load more
-    // bursts are gathered first (a commit costs tens of microseconds, about
-    // as much as several requests), for at most GATHER_MS.
-    let out: Outgoing[] = [];
-    let rows: LeaseChange[] = [];
-    let silent: { req: DhcpPacket; d: Decision; ctx: RequestContext }[] = [];
-    let gatheringSince = 0;
-    const flush = () => {
-      // One commit for everything gathered; a reply leaves only when its lease is durable.
-      const durable = persist(rows);
-      for (const o of out) {
-        if (o.d.changes.length > 0 && !durable) {
-          stats.dropped.notDurable++;
-          continue;
-        }
-        send(link, o);
-      }
-      for (const s of silent) notify(s.req, s.d, false, s.ctx);
-      out = [];
-      rows = [];
-      silent = [];
-      reportExhaustion();
+  function serve(link: Link): Served {
+    const group = new GroupCommit(shell, link, budget, ahead, aborted);
+    const s: Served = {
+      link,
+      group,
+      reg: reactor.add(link.transport, {
+        ready: () => read(s),
+        timeout: () => {
+          if (!group.empty) group.flush();
+        },
+      }),
+      // Nothing more arrived: what was gathered is committed and answered now.
+      unhook: reactor.onIdle(() => {
+        if (group.empty) return false;
+        group.flush();
+        s.reg.deadline = Infinity;
+        return true;
+      }),
     };
-    while (!ctl.signal.aborted) {
-      let batch: DhcpDatagram[];
-      const room = GATHER_MAX - out.length;
-      try {
-        // At most one commit group at a time: after a stall the backlog is answered in
-        // groups (a steady stream like the requests), not one burst a slow client
-        // socket cannot absorb.
-        batch = await transport.receive(250, room);
-      } catch (e) {
-        stats.dropped.errors++;
-        log.error("receive failed", { error: errText(e), iface: itf.name });
-        flush();
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
+    return s;
+  }
+
+  function read(s: Served): void {
+    const { group, link } = s;
+    try {
+      // One group per readiness event: the socket stays ready (level-triggered)
+      // while more requests wait, so the other sockets get their turns between groups.
+      const room = group.room;
+      const batch = link.transport.drain(room);
+      if (batch.length > 0) {
+        group.take(batch, batch.length >= room);
+        if (group.room <= 0) group.flush();
       }
-      if (batch.length === 0) {
-        if (rows.length > 0 || out.length > 0 || silent.length > 0) flush();
-        else reportExhaustion();
-        continue;
-      }
-      const t = now();
-      const base = {
-        segment: link.segment,
-        serverIp: itf.serverIp,
-        ifaceSubnet: itf.subnet,
-        now: t,
-      };
-      const viaBroadcast: RequestContext = { ...base, receivedVia: "broadcast" };
-      const viaUnicast: RequestContext = { ...base, receivedVia: "unicast" };
-      if (out.length === 0 && rows.length === 0 && silent.length === 0) {
-        gatheringSince = performance.now();
-      }
-      const tick = performance.now();
-      let reqs: { req: DhcpPacket; ctx: RequestContext }[] = [];
-      for (const dg of batch) {
-        stats.received++;
-        const req = decode(dg);
-        if (req === null) continue;
-        // Over its budget: dropped before the responder (which is the costly part).
-        if (budget !== undefined && !budget.take(macKey(req.chaddr), tick)) {
-          stats.dropped.rateLimited++;
-          continue;
-        }
-        const ctx = dg.dstIp === 0xffffffff || dg.dstIp === link.broadcastIp
-          ? viaBroadcast
-          : viaUnicast;
-        reqs.push({ req, ctx });
-      }
-      // A burst that fills the group means more are waiting: known clients go first.
-      if (batch.length >= room && reqs.length > 1 && knows !== undefined) {
-        reqs = knownFirst(reqs, (r) => knowsSafely(r.req, r.ctx));
-      }
-      for (const { req, ctx } of reqs) {
-        const d = decide(req, ctx);
-        if (d === null) continue;
-        if (d.kind !== "reply") {
-          // RELEASE and DECLINE: no reply, but the lease change is persisted.
-          for (const c of d.changes) rows.push(c);
-          if (opts.onDecision !== undefined) silent.push({ req, d, ctx });
-          continue;
-        }
-        if (d.probe !== undefined && wantsProbe(link, d.probe)) {
-          // Keep probing ahead of demand, so the next fresh DISCOVERs need not wait.
-          ahead?.noteFreshOffer();
-          if (link.probe!.cached(d.probe) !== false) {
-            void probeThenSend(link, req, { ...d, probe: d.probe }, ctx, 0);
-            continue;
-          }
-          // Probed ahead of time and free: it is answered with this group.
-        }
-        for (const c of d.changes) rows.push(c);
-        out.push({ req, d, ctx });
-      }
-      stats.dropped.badFrames = links.reduce((s, l) => s + l.transport.stats.badFrames, 0);
-      if (
-        !ctl.signal.aborted && out.length < GATHER_MAX &&
-        performance.now() - gatheringSince < GATHER_MS && transport.pending()
-      ) continue;
-      flush();
+    } catch (e) {
+      // The socket failed (the interface went away?): answer what was decided, rest a while.
+      stats.dropped.errors++;
+      log.error("receive failed", { error: errText(e), iface: link.itf.name });
+      if (!group.empty) group.flush();
+      s.reg.paused = true;
+      s.pauseTimer = setTimeout(() => {
+        s.pauseTimer = undefined;
+        if (!stopped) s.reg.paused = false;
+      }, FAILED_PAUSE_MS);
     }
-    flush();
+    stats.dropped.badFrames = links.reduce((n, l) => n + l.transport.stats.badFrames, 0);
+    if (!group.empty && s.reg.deadline === Infinity) s.reg.deadline = group.startedAt + GATHER_MS;
   }
 
   let sweep: ReturnType<typeof setInterval> | undefined;
@@ -575,14 +176,35 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
     sweep = setInterval(() => {
       try {
         const rows = expireDue(now());
-        if (rows.length > 0 && persist(rows)) log.debug("leases expired", { count: rows.length });
+        if (rows.length > 0 && shell.persist(rows)) {
+          log.debug("leases expired", { count: rows.length });
+        }
       } catch (e) {
         log.warn("expiry sweep failed", { error: errText(e) });
       }
     }, opts.sweepMs ?? 10_000);
   }
 
-  const done = Promise.all(links.map(loop)).then(() => {});
+  let finish: () => void = () => {};
+  const done = new Promise<void>((r) => finish = r);
+  function stop(): void {
+    if (stopped) return;
+    stopped = true;
+    if (sweep !== undefined) clearInterval(sweep);
+    ahead?.close();
+    for (const s of served) {
+      s.unhook();
+      if (s.pauseTimer !== undefined) clearTimeout(s.pauseTimer);
+      // Decided requests are still answered: their commit is one step away.
+      if (!s.group.empty) s.group.flush();
+      s.reg.close();
+    }
+    for (const l of links) closeLink(l);
+    finish();
+  }
+  if (opts.signal?.aborted) stop();
+  else opts.signal?.addEventListener("abort", stop, { once: true });
+
   for (const l of links) {
     log.info("dhcp server listening", {
       iface: l.itf.name,
@@ -595,19 +217,31 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
   return {
     stats: () => structuredClone(stats),
     done,
-    async close() {
-      ctl.abort();
-      if (sweep !== undefined) clearInterval(sweep);
-      ahead?.close();
-      await done;
-      for (const l of links) {
-        l.transport.close();
-        l.probe?.close();
-      }
+    close() {
+      stop();
+      return done;
     },
   };
 }
 
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+/** Probes the next addresses of each pool before anyone asks for them. */
+function startProbeAhead(
+  opts: DhcpServerOptions,
+  links: readonly Link[],
+  shell: ServerShell,
+): ProbeAhead | undefined {
+  const probed = links.filter((l) => l.probe !== undefined);
+  if (opts.upcoming === undefined || probed.length === 0) return undefined;
+  return new ProbeAhead({
+    segments: probed.map((l) => ({
+      segment: l.segment,
+      probe: l.probe!,
+      covers: (ip: number) => wantsProbe(l, ip),
+    })),
+    upcoming: opts.upcoming,
+    // Someone holds it without a lease from us: never offer it.
+    onInUse: (segment, ip) =>
+      shell.persist(opts.responder.probeFailed?.(segment, ip, shell.now()) ?? []),
+    everyMs: opts.prefetchMs ?? 10_000,
+  });
 }

@@ -3,9 +3,10 @@
  * The libc symbols mesh needs for raw frames and device-bound UDP sockets.
  * Private to src/net: nothing outside this folder calls libc.
  *
- * Calls that can block (`poll`) are `nonblocking: true`, so they run on a
- * worker thread and the event loop (HTTP, TFTP) keeps running. All socket
- * I/O itself uses MSG_DONTWAIT and is synchronous: it never waits.
+ * The calls that wait (the reactor's `epoll_wait`, the HTTP engine's
+ * `sendfile_wait`) are `nonblocking: true`: they run on a worker thread and
+ * the event loop keeps running. All other socket I/O uses MSG_DONTWAIT and
+ * is synchronous: it never waits.
  * `sendfile` is synchronous on a non-blocking socket: it copies what fits in
  * the socket buffer and returns (page-cache reads are not offloaded).
  */
@@ -25,11 +26,8 @@ const SYMBOLS = {
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  /** Same as poll, for a zero timeout check without a thread hop. */
+  /** A zero-timeout check of one fd (no thread hop). */
   poll_now: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
-  /** A sub-millisecond wait on the calling thread (timespec timeout; no sigmask). */
-  ppoll: { parameters: ["buffer", "u64", "buffer", "pointer"], result: "i32" },
   // TCP listener for the sendfile HTTP engine (http_server.ts)
   listen: { parameters: ["i32", "i32"], result: "i32" },
   accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },

@@ -7,33 +7,18 @@
  * through a device-bound kernel UDP socket (to a relay or a client that
  * already has an address: the kernel routes and resolves the next hop).
  */
-import { LoopYield } from "./loop_yield.ts";
 import { BROADCAST_MAC, decodeUdpFrame, encodeUdpFrame } from "./ethernet.ts";
 import { bpfUdpDstPort } from "./bpf.ts";
 import { FRAME_MAX, RawSocket } from "./raw_socket.ts";
 import { UdpSocket } from "./udp_socket.ts";
 import { macToBytes } from "../wire/mod.ts";
+import { C, LibcError } from "./_libc.ts";
 import { interfaceMac } from "./interfaces.ts";
 
-/**
- * How long `receive` sleeps on the event loop's thread for the next request
- * before handing the wait to a worker thread. Under load requests come every
- * few tens of microseconds, so the direct wake-up usually wins; idle, the
- * event loop is held at most this long per wait.
- */
-const SYNC_WAIT_MICROS = 100;
-/**
- * How long `pending` sleeps before looking again for more requests to gather
- * into the current group. Waking for every frame (one wake-up per request)
- * cost about 15 % of the server's CPU at 16k-26k DORA/s; a fixed nap lets a
- * few frames queue per wake-up. The group's wait is still bounded by the
- * caller (the DHCP server's GATHER_MS).
- */
-const GATHER_LINGER_MICROS = 150;
+/** Tries per reply when the kernel's queue is full. */
+const SEND_ATTEMPTS = 3;
 /** Staging buffer for one burst: room for dozens of DHCP-sized frames and one maximal one. */
 const STAGE_BYTES = 64 * 1024 + FRAME_MAX;
-/** Longest stretch without a turn of the event loop (HTTP and TFTP share it). */
-const SYNC_BUDGET_MS = 1;
 
 /** Where a reply goes (RFC 2131 §4.1 decides which; see the DHCP responder). */
 export type SendTarget =
@@ -71,8 +56,10 @@ export interface TransportStats {
   /** Frames that were not well-formed IPv4/UDP. */
   badFrames: number;
   sent: number;
-  /** Sends the kernel refused (queue full, no route). */
+  /** Sends the kernel refused (queue full, no route), after the retries. */
   sendFailures: number;
+  /** Sends tried again after the kernel's queue was full. */
+  sendRetries: number;
   /** Copies of requests on the UDP socket, dropped unread (the raw socket had them). */
   udpDiscarded: number;
 }
@@ -85,9 +72,6 @@ export class DhcpTransport {
   readonly #serverIp: number;
   readonly #port: number;
   #ipId = 1;
-  /** When the event loop last had a turn (performance.now()). */
-  #yielded = 0;
-  readonly #loop = new LoopYield();
   /** Where a burst of requests is read before it is copied out in one piece. */
   readonly #stage = new Uint8Array(STAGE_BYTES);
   /** Where reply frames are built (the kernel copies them on send). */
@@ -97,9 +81,12 @@ export class DhcpTransport {
     badFrames: 0,
     sent: 0,
     sendFailures: 0,
+    sendRetries: 0,
     udpDiscarded: 0,
   };
   readonly ifname: string;
+  /** errno of the last refused send (0 after a good one; -1: not a libc error). */
+  lastSendErrno = 0;
 
   private constructor(raw: RawSocket, udp: UdpSocket, mac: Uint8Array, opts: DhcpTransportOptions) {
     this.#raw = raw;
@@ -140,32 +127,23 @@ export class DhcpTransport {
     return this.#mac;
   }
 
+  /** The raw socket's descriptor: the reactor watches it (-1 once closed). */
+  get fd(): number {
+    return this.#raw.fd;
+  }
+
   /**
-   * Waits up to `timeoutMs` for requests, then returns everything queued (at
-   * most `max`). Empty on timeout or after close. Frames that are not valid
-   * IPv4/UDP are counted in `stats.badFrames` and skipped.
+   * Everything queued now (at most `max`), read without waiting; empty when
+   * nothing is. Frames that are not valid IPv4/UDP are counted in
+   * `stats.badFrames` and skipped. Throws a LibcError when the socket fails
+   * (e.g. the interface went away).
    */
-  async receive(timeoutMs = 500, max = 256): Promise<DhcpDatagram[]> {
-    if (performance.now() - this.#yielded >= SYNC_BUDGET_MS) {
-      // A loop that always finds requests waiting never awaits anything real:
-      // give the event loop a turn (a message to ourselves keeps this thread awake).
-      await this.#loop.yield();
-      this.#yielded = performance.now();
-    }
+  drain(max = 256): DhcpDatagram[] {
     const stage = this.#stage;
-    let n = this.#raw.recvInto(stage);
-    if (n < 0 && SYNC_WAIT_MICROS > 0 && this.#raw.waitHere(SYNC_WAIT_MICROS)) {
-      n = this.#raw.recvInto(stage);
-    }
-    if (n < 0) {
-      const ready = await this.#raw.wait(timeoutMs);
-      this.#yielded = performance.now();
-      if (!ready) return [];
-      n = this.#raw.recvInto(stage);
-      if (n < 0) return [];
-    }
-    // Drain the queue synchronously into one staging buffer (one thread hop
-    // per burst, not per packet), then copy the burst out in one allocation:
+    const n = this.#raw.recvInto(stage);
+    if (n < 0) return [];
+    // Drain the queue synchronously into one staging buffer (one readiness
+    // event per burst, not per packet), then copy the burst out in one allocation:
     // requests outlive this call (they wait for a commit, or an ARP probe).
     const ends: number[] = [n];
     let used = n;
@@ -207,20 +185,31 @@ export class DhcpTransport {
   }
 
   /**
-   * True when a request is queued; when none is, sleeps GATHER_LINGER_MICROS
-   * on this thread and looks again. Lets a caller under load gather more
-   * requests into one commit; idle, it costs the event loop that nap.
+   * Sends one reply. A full queue (ENOBUFS, EAGAIN) is retried a few times
+   * at once: the kernel frees room as the NIC sends, and a reply lost here
+   * costs the client a retransmission seconds later. False when the kernel
+   * still refused it (counted in stats; `lastSendErrno` tells why).
    */
-  pending(): boolean {
-    return this.#raw.linger(GATHER_LINGER_MICROS);
+  send(payload: Uint8Array, target: SendTarget): boolean {
+    for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
+      if (attempt > 0) this.stats.sendRetries++;
+      if (this.#sendOnce(payload, target)) {
+        this.stats.sent++;
+        return true;
+      }
+      if (this.lastSendErrno !== C.EAGAIN && this.lastSendErrno !== C.ENOBUFS) break;
+    }
+    this.stats.sendFailures++;
+    return false;
   }
 
-  /** Sends one reply. False when the kernel refused it (counted in stats). */
-  send(payload: Uint8Array, target: SendTarget): boolean {
+  #sendOnce(payload: Uint8Array, target: SendTarget): boolean {
     let ok: boolean;
+    this.lastSendErrno = 0;
     try {
       if (target.kind === "unicast") {
         ok = this.#udp.sendTo(payload as Uint8Array<ArrayBuffer>, target.ip, target.port);
+        if (!ok) this.lastSendErrno = this.#udp.lastSendErrno;
       } else {
         const frame = encodeUdpFrame(
           {
@@ -236,19 +225,18 @@ export class DhcpTransport {
           this.#frame,
         ) as Uint8Array<ArrayBuffer>;
         ok = this.#raw.send(frame);
+        if (!ok) this.lastSendErrno = this.#raw.lastSendErrno;
       }
-    } catch {
+    } catch (e) {
       ok = false;
+      this.lastSendErrno = e instanceof LibcError ? e.errno : -1;
     }
-    if (ok) this.stats.sent++;
-    else this.stats.sendFailures++;
     return ok;
   }
 
   close(): void {
     this.#raw.close();
     this.#udp.close();
-    this.#loop.close();
   }
 
   [Symbol.dispose](): void {

@@ -1,66 +1,61 @@
 /**
  * @module
- * A nonblocking socket descriptor whose readability is awaited with `poll` on
- * a worker thread. It owns the one rule both socket classes need: closing is
- * deferred until an in-flight poll returns, so the fd number is never closed
- * (and possibly reused by another socket) while that thread still waits on it.
+ * A nonblocking socket descriptor whose readability can be awaited through
+ * the process's reactor (reactor.ts), for the sockets that are read on
+ * demand rather than by a handler of their own (test clients, one-off
+ * waits). It owns the one rule such waits need: a wait's registration leaves
+ * the epoll set before the fd is closed, so a reused fd number can never be
+ * taken out of the set under its new owner.
  */
 import { C, libc } from "./_libc.ts";
+import { Reactor, type Registration } from "./reactor.ts";
 
-/** Builds a `struct pollfd` for POLLIN on `fd`. */
-export function makePollfd(fd: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setInt32(0, fd, true);
-  v.setInt16(4, C.POLLIN, true);
-  return b;
-}
-
-/** An open descriptor, its pollfd, and the deferred close. */
+/** An open descriptor and its pending waits. */
 export class PolledFd {
   #fd: number;
-  #closed = false;
-  #polling = false;
-  /** `struct pollfd` for POLLIN on the descriptor (for ppoll on the caller's thread too). */
-  readonly pollfd: Uint8Array<ArrayBuffer>;
+  readonly #waits = new Set<{ reg: Registration; resolve: (ready: boolean) => void }>();
 
   constructor(fd: number) {
     this.#fd = fd;
-    this.pollfd = makePollfd(fd);
   }
 
-  /** The descriptor; -1 once released. */
+  /** The descriptor; -1 once closed. */
   get fd(): number {
     return this.#fd;
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#fd < 0;
   }
 
-  /** Waits off the main thread until readable or `timeoutMs` passes; false once closed. */
-  async waitReadable(timeoutMs: number): Promise<boolean> {
-    if (this.#closed) return false;
-    this.#polling = true;
-    try {
-      return (await libc().poll(this.pollfd, 1n, timeoutMs)) > 0 && !this.#closed;
-    } finally {
-      this.#polling = false;
-      if (this.#closed) this.#release();
-    }
+  /** Resolves true once readable, false after `timeoutMs` or on close. */
+  waitReadable(timeoutMs: number): Promise<boolean> {
+    if (this.#fd < 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const settle = (ready: boolean) => {
+        this.#waits.delete(wait);
+        wait.reg.release();
+        // The awaiting code runs at the reactor's next turn, not a budget later.
+        Reactor.shared().wantTurn();
+        resolve(ready);
+      };
+      const wait = {
+        resolve: settle,
+        reg: Reactor.shared().add({ fd: this.#fd, close() {} }, {
+          ready: () => settle(true),
+          timeout: () => settle(false),
+        }, { events: C.EPOLLIN, oneShot: true }),
+      };
+      this.#waits.add(wait);
+      wait.reg.deadline = performance.now() + timeoutMs;
+    });
   }
 
-  #release(): void {
-    if (this.#fd >= 0) {
-      libc().close(this.#fd);
-      this.#fd = -1;
-    }
-  }
-
-  /** Marks closed; the fd is released now, or when the in-flight poll returns. */
+  /** Ends pending waits (false), then closes the descriptor. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (!this.#polling) this.#release();
+    if (this.#fd < 0) return;
+    for (const w of [...this.#waits]) w.resolve(false);
+    libc().close(this.#fd);
+    this.#fd = -1;
   }
 }

@@ -2,8 +2,8 @@
  * @module
  * AF_PACKET raw sockets bound to one interface, with a BPF filter attached.
  * Frames are whole Ethernet frames. Sending and draining are synchronous
- * (MSG_DONTWAIT, never blocking); waiting for readability is a poll on a worker
- * thread, so the event loop never stalls.
+ * (MSG_DONTWAIT, never blocking). A server registers the socket in the
+ * reactor (`fd`); a client awaits readability through it (`wait`).
  */
 import { C, check, cstr, errno, htons, libc, LibcError } from "./_libc.ts";
 import { bpfDropAll, type BpfInstruction, encodeBpf } from "./bpf.ts";
@@ -11,7 +11,7 @@ import { PolledFd } from "./polled_fd.ts";
 
 /** Largest frame we read (jumbo frames are not expected on PXE segments). */
 export const FRAME_MAX = 9216;
-/** A poll never waits longer than this, so close() is noticed promptly. */
+/** How long `recv` waits per round before looking at its signal again. */
 const POLL_SLICE_MS = 100;
 
 export interface RawSocketOptions {
@@ -43,10 +43,10 @@ function setInt(fd: number, level: number, name: number, value: number, what: st
 export class RawSocket {
   readonly #io: PolledFd;
   readonly #buf = new Uint8Array(FRAME_MAX);
-  readonly #timespec = new Uint8Array(16);
-  #timespecMicros = -1;
   readonly ifname: string;
   readonly ifindex: number;
+  /** errno of the last send the kernel refused. */
+  lastSendErrno = 0;
 
   private constructor(fd: number, ifname: string, ifindex: number) {
     this.#io = new PolledFd(fd);
@@ -94,12 +94,18 @@ export class RawSocket {
     return this.#io.closed;
   }
 
+  /** The descriptor, for the reactor (-1 once closed). */
+  get fd(): number {
+    return this.#io.fd;
+  }
+
   /** Sends one frame. False when the kernel queue is full (the caller counts a drop). */
   send(frame: Uint8Array<ArrayBuffer>): boolean {
     if (this.#io.closed) return false;
     const rc = Number(libc().send(this.#io.fd, frame, BigInt(frame.length), C.MSG_DONTWAIT));
     if (rc >= 0) return true;
     const e = errno();
+    this.lastSendErrno = e;
     if (e === C.EAGAIN || e === C.ENOBUFS || e === C.EINTR) return false;
     throw new LibcError("send(AF_PACKET)", e);
   }
@@ -125,50 +131,9 @@ export class RawSocket {
     throw new LibcError("recv(AF_PACKET)", e);
   }
 
-  /**
-   * Sleeps on the calling thread, in the kernel, until a frame is queued or
-   * `micros` pass; true when one is. The event loop is held meanwhile, so the
-   * caller keeps `micros` small. A frame wakes this thread directly, which
-   * under load replaces the two thread switches of `wait` (worker, then event
-   * loop), each waiting for a time slice on a busy machine.
-   */
-  waitHere(micros: number): boolean {
-    if (this.#io.closed) return false;
-    this.#setTimespec(micros);
-    return libc().ppoll(this.#io.pollfd, 1n, this.#timespec, null) > 0;
-  }
-
-  /**
-   * True at once when a frame is queued; otherwise sleeps `micros` on the
-   * calling thread whatever arrives, then tells whether one is queued now.
-   * Under load this gathers several frames per wake-up instead of waking
-   * for each one.
-   */
-  linger(micros: number): boolean {
-    if (this.#io.closed) return false;
-    const l = libc();
-    if (l.poll_now(this.#io.pollfd, 1n, 0) > 0) return true;
-    this.#setTimespec(micros);
-    l.ppoll(null, 0n, this.#timespec, null);
-    return l.poll_now(this.#io.pollfd, 1n, 0) > 0;
-  }
-
-  #setTimespec(micros: number): void {
-    if (micros !== this.#timespecMicros) {
-      this.#timespecMicros = micros;
-      const v = new DataView(this.#timespec.buffer);
-      v.setBigInt64(0, BigInt(Math.floor(micros / 1e6)), true);
-      v.setBigInt64(8, BigInt(Math.floor(micros % 1e6) * 1000), true);
-    }
-  }
-
-  /** Waits (off the main thread) until a frame is queued; false on timeout or close. */
-  async wait(timeoutMs: number): Promise<boolean> {
-    // Short slices, so a close is noticed soon even while nothing arrives.
-    for (let left = timeoutMs; left > 0 && !this.#io.closed; left -= POLL_SLICE_MS) {
-      if (await this.#io.waitReadable(Math.min(left, POLL_SLICE_MS))) return true;
-    }
-    return false;
+  /** Waits (in the reactor) until a frame is queued; false on timeout or close. */
+  wait(timeoutMs: number): Promise<boolean> {
+    return this.#io.waitReadable(timeoutMs);
   }
 
   /** Waits for and returns the next frame, or null once closed or `signal` aborts. */
@@ -181,7 +146,7 @@ export class RawSocket {
     return null;
   }
 
-  /** Closes the socket (deferred until an in-flight poll returns, so the fd is never reused under it). */
+  /** Closes the socket (pending waits end first, so the fd is never reused under them). */
   close(): void {
     this.#io.close();
   }

@@ -44,6 +44,14 @@ const WAIT_SLICE_MS = 1000;
 const MAX_EVENTS = 256;
 /** Longest stretch of synchronous rounds before the event loop gets a turn. */
 const SYNC_BUDGET_MS = 1;
+/**
+ * Longest stretch without a turn that completes an async op. A message to
+ * ourselves runs I/O callbacks and promises, but timers (setTimeout,
+ * setInterval) fall behind on such turns alone; one that waits on the worker
+ * thread now and then keeps them close to time. The reactor's own deadlines
+ * never depend on it.
+ */
+const TIMER_TURN_MS = 10;
 /** A gap this long between two checks of a spin means the thread was preempted. */
 const PREEMPTED_MS = 0.2;
 /** How long spinning stays off after a preemption. */
@@ -235,6 +243,8 @@ export class Reactor {
   #armedUntil = 0;
   #woken = false;
   #turnWanted = false;
+  /** When a turn last completed an async op (performance.now()). */
+  #timerTurnAt = 0;
   #running = false;
   #closed = false;
   #finished: Promise<void> = Promise.resolve();
@@ -469,9 +479,24 @@ export class Reactor {
       this.#now = now;
       if (this.#turnWanted || now - yielded >= SYNC_BUDGET_MS) {
         this.#turnWanted = false;
-        await this.#loop.yield();
-        if (this.#closed || this.#regs.size === 0) break;
-        now = yielded = this.#now = performance.now();
+        if (now - this.#timerTurnAt >= TIMER_TURN_MS) {
+          // A zero-timeout wait on the worker thread: an async op, so timers fire too.
+          const rc = await l.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, 0);
+          if (this.#closed || this.#regs.size === 0) break;
+          now =
+            yielded =
+            this.#timerTurnAt =
+            this.#now =
+              performance.now();
+          if (rc > 0) {
+            this.#dispatch(rc, now);
+            continue;
+          }
+        } else {
+          await this.#loop.yield();
+          if (this.#closed || this.#regs.size === 0) break;
+          now = yielded = this.#now = performance.now();
+        }
       }
       const earliest = this.#nextDeadline;
       let rc = 0;
@@ -502,7 +527,7 @@ export class Reactor {
             this.#woken = false;
             this.waits++;
           }
-          now = yielded = performance.now();
+          now = yielded = this.#timerTurnAt = performance.now();
         }
       }
       this.#now = now;
@@ -510,11 +535,12 @@ export class Reactor {
       this.#dispatch(Math.max(rc, 0), now); // rc < 0: EINTR, only deadlines
     }
     this.#running = false;
+    // An open channel would keep an idle process alive; the next yield opens a new one.
+    this.#loop.close();
     if (this.#closed) this.#release();
   }
 
   #release(): void {
-    this.#loop.close();
     for (const r of [...this.#regs.values()]) r.close();
     libc().close(this.#efd);
     libc().close(this.#epfd);
@@ -527,6 +553,9 @@ export class Reactor {
     this.#closed = true;
     if (this.#waiting) this.#wake();
     if (this.#running) await this.#finished;
-    else this.#release();
+    else {
+      this.#loop.close();
+      this.#release();
+    }
   }
 }

@@ -47,6 +47,8 @@ export class UdpSocket {
   readonly #io: PolledFd;
   readonly #buf = new Uint8Array(65536);
   readonly #one = new Uint8Array(1);
+  /** errno of the last send the kernel refused. */
+  lastSendErrno = 0;
   readonly #from = new Uint8Array(16);
   readonly #fromLen = new Uint8Array(4);
   #to = sockaddrIn(0, 0);
@@ -96,6 +98,7 @@ export class UdpSocket {
     );
     if (rc >= 0) return true;
     const e = errno();
+    this.lastSendErrno = e;
     if (e === C.EAGAIN || e === C.ENOBUFS || e === C.EINTR) return false;
     throw new LibcError("sendto(AF_INET)", e);
   }

@@ -89,6 +89,7 @@ async function startLogged(lab: Lab, host: string, cfg: LoggedConfig): Promise<L
 
 /** Waits until the server has read everything sent (received stops moving), bounded. */
 async function settled(srv: Logged): Promise<DhcpServerStats> {
+  await srv.waitStats(() => true, "no stats from the server");
   let last = -1;
   for (let i = 0; i < 100 && srv.stats().received !== last; i++) {
     last = srv.stats().received;
