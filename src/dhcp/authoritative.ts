@@ -110,6 +110,13 @@ export interface AuthoritativeResponder {
   probeFailed(segment: string, ip: number, now: number, mac?: string): LeaseChange[];
   /** Marks overdue bound leases expired in every pool. */
   expireDue(now: number): LeaseChange[];
+  /**
+   * The rows (from decisions) are committed: the pools take them. Until
+   * then they are staged, seen by later decisions only.
+   */
+  apply(rows: readonly LeaseChange[]): void;
+  /** The rows could not be committed: the pools forget them. */
+  discard(rows: readonly LeaseChange[]): void;
 }
 
 function ignore(reason: string): Decision {
@@ -402,6 +409,12 @@ export function authoritativeResponder(deps: AuthoritativeDeps): AuthoritativeRe
       const p = pools.get(segment);
       if (p === undefined) return [];
       return [p.quarantine(ip, now, { mac: mac ?? "00:00:00:00:00:00", clientId: null })];
+    },
+    apply(rows) {
+      for (const r of rows) pools.get(r.segment)?.apply([r]);
+    },
+    discard(rows) {
+      for (const r of rows) pools.get(r.segment)?.discard([r]);
     },
     expireDue(now) {
       return [...pools.values()].flatMap((p) => p.expireDue(now));

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { committing } from "./_test_commit.ts";
 import { type BootFilesConfig, DEFAULT_BOOT_FILES } from "../boot/mod.ts";
 import { formatIpv4, parseCidr, parseIpv4 } from "../wire/mod.ts";
 import {
@@ -107,7 +108,7 @@ function dora(r: ReturnType<typeof authoritativeResponder>, spec: ClientSpec, no
 }
 
 Deno.test("respond() DISCOVER → OFFER with network options, no persisted change", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const d = replyOf(r.respond(makeDiscover({ mac: "52:54:00:00:00:01" }), ctx()));
   const o = d.packet.options;
   assert.equal(getMessageType(o), MessageType.Offer);
@@ -125,7 +126,7 @@ Deno.test("respond() DISCOVER → OFFER with network options, no persisted chang
 });
 
 Deno.test("respond() REQUEST in SELECTING → ACK with a bound row", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   assert.equal(dora(r, { mac: "52:54:00:00:00:01" }), "10.0.0.100");
   const row = r.pool("lan0")!.lease(ip("10.0.0.100"))!;
   assert.equal(row.state, "bound");
@@ -135,7 +136,7 @@ Deno.test("respond() REQUEST in SELECTING → ACK with a bound row", () => {
 });
 
 Deno.test("respond() ignores what it must not answer", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const table: {
     name: string;
     pkt: ReturnType<typeof makeDiscover>;
@@ -241,7 +242,7 @@ Deno.test("respond() puts the boot decision of each firmware into the OFFER", ()
     { name: "plain client", spec: { vendorClass: "udhcp 1.35.0" } },
   ];
   for (const [i, t] of table.entries()) {
-    const r = authoritativeResponder(deps());
+    const r = committing(authoritativeResponder(deps()));
     const spec = { ...t.spec, mac: `52:54:00:00:01:0${i}`, machineId: guidOption(i) };
     const d = replyOf(r.respond(makeDiscover(spec), ctx()));
     const o = d.packet.options;
@@ -260,13 +261,13 @@ Deno.test("respond() puts the boot decision of each firmware into the OFFER", ()
 });
 
 Deno.test("respond() tells iPXE not to wait for ProxyDHCP (175.176)", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const d = replyOf(r.respond(makeDiscover({ userClass: "iPXE" }), ctx()));
   assert.deepEqual(d.packet.options.get(Opt.IpxeEncapsulated), Uint8Array.of(176, 1, 1, 255));
 });
 
 Deno.test("respond() echoes a malformed option 97 unchanged", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const bad = Uint8Array.of(9, 9, 9);
   const d = replyOf(
     r.respond(makeDiscover({ arch: 7, vendorClass: pxe(7), machineId: bad }), ctx()),
@@ -275,7 +276,7 @@ Deno.test("respond() echoes a malformed option 97 unchanged", () => {
 });
 
 Deno.test("respond() serves a relayed request from the relay's subnet, echoing option 82", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const relayInfo = Uint8Array.of(1, 4, 0x65, 0x74, 0x68, 0x31);
   const spec = { mac: "02:00:00:00:00:07", giaddr: "10.20.0.1", relayInfo };
   const offer = replyOf(r.respond(makeDiscover(spec), ctx()));
@@ -293,9 +294,9 @@ Deno.test("respond() serves a relayed request from the relay's subnet, echoing o
 });
 
 Deno.test("respond() gives reservations by MAC and by node id", () => {
-  const r = authoritativeResponder(
+  const r = committing(authoritativeResponder(
     deps({ nodeIds: (c) => c.mac === "52:54:00:00:bb:bb" ? ["deadbeef"] : [] }),
-  );
+  ));
   const byMac = replyOf(r.respond(makeDiscover({ mac: "52:54:00:00:aa:aa" }), ctx()));
   assert.equal(formatIpv4(byMac.packet.yiaddr), "10.0.0.50");
   assert.equal(getHostname(byMac.packet.options), "fixed");
@@ -308,7 +309,7 @@ Deno.test("respond() gives reservations by MAC and by node id", () => {
 });
 
 Deno.test("respond() NAKs a reserved client that asks for another address", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const d = replyOf(
     r.respond(makeRequest({ mac: "52:54:00:00:aa:aa", requestedIp: "10.0.0.100" }), ctx()),
   );
@@ -317,7 +318,7 @@ Deno.test("respond() NAKs a reserved client that asks for another address", () =
 });
 
 Deno.test("respond() NAK paths: wrong subnet, someone else's address, unknown renewal", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   dora(r, { mac: "52:54:00:00:00:01" }); // 10.0.0.100
   const table: {
     name: string;
@@ -366,7 +367,7 @@ Deno.test("respond() NAK paths: wrong subnet, someone else's address, unknown re
 });
 
 Deno.test("respond() renews (unicast) and rebinds (broadcast) an existing lease", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const mac = "52:54:00:00:00:01";
   dora(r, { mac });
   const renew = replyOf(
@@ -388,7 +389,7 @@ Deno.test("respond() renews (unicast) and rebinds (broadcast) an existing lease"
 });
 
 Deno.test("respond() RELEASE then re-request gives the same address back", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const mac = "52:54:00:00:00:01";
   assert.equal(dora(r, { mac }), "10.0.0.100");
   dora(r, { mac: "52:54:00:00:00:02" }); // 10.0.0.101
@@ -403,7 +404,7 @@ Deno.test("respond() RELEASE then re-request gives the same address back", () =>
 });
 
 Deno.test("respond() DECLINE quarantines the address until the quarantine ends", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const mac = "52:54:00:00:00:01";
   assert.equal(dora(r, { mac }), "10.0.0.100");
   const d = r.respond(
@@ -422,7 +423,7 @@ Deno.test("respond() DECLINE quarantines the address until the quarantine ends",
 });
 
 Deno.test("respond() ignores DISCOVER when the pool is exhausted, then reuses expired leases oldest first", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   for (let i = 0; i < 10; i++) {
     // Lease i expires at T0 + 3600 s + i s (bound one second apart).
     dora(r, { mac: `52:54:00:00:02:0${i}` }, T0 + i * 1000);
@@ -444,7 +445,7 @@ Deno.test("respond() ignores DISCOVER when the pool is exhausted, then reuses ex
 });
 
 Deno.test("respond() releases our OFFER when the client picks another server", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const a = replyOf(r.respond(makeDiscover({ mac: "52:54:00:00:00:01" }), ctx()));
   r.respond(
     makeRequest({ mac: "52:54:00:00:00:01", serverId: "10.0.0.2", requestedIp: "10.0.0.77" }),
@@ -455,7 +456,7 @@ Deno.test("respond() releases our OFFER when the client picks another server", (
 });
 
 Deno.test("respond() answers INFORM without address or lease time, unicast to ciaddr", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const d = replyOf(r.respond(makeInform({ ciaddr: "10.0.0.7" }), ctx()));
   assert.equal(typeOf(d), MessageType.Ack);
   assert.equal(d.packet.yiaddr, 0);
@@ -470,7 +471,7 @@ Deno.test("respond() answers INFORM without address or lease time, unicast to ci
 });
 
 Deno.test("respond() restores leases from rows: same client, same address", () => {
-  const r1 = authoritativeResponder(deps());
+  const r1 = committing(authoritativeResponder(deps()));
   const rows: LeaseRow[] = [];
   for (let i = 0; i < 3; i++) {
     const spec = { mac: `52:54:00:00:04:0${i}` };
@@ -483,7 +484,7 @@ Deno.test("respond() restores leases from rows: same client, same address", () =
     );
     rows.push(...ack.changes);
   }
-  const r2 = authoritativeResponder(deps({ rows }));
+  const r2 = committing(authoritativeResponder(deps({ rows })));
   assert.deepEqual(r2.pool("lan0")!.rows(), r1.pool("lan0")!.rows());
   const again = replyOf(r2.respond(makeDiscover({ mac: "52:54:00:00:04:01" }), ctx(T0 + 1)));
   assert.equal(formatIpv4(again.packet.yiaddr), "10.0.0.101");
@@ -500,9 +501,9 @@ Deno.test("respond() restores leases from rows: same client, same address", () =
 
 Deno.test("respond() keeps replies within the client's maximum message size", () => {
   const long = Array.from({ length: 60 }, (_, i) => ip(`10.0.1.${i + 1}`));
-  const r = authoritativeResponder(deps({
+  const r = committing(authoritativeResponder(deps({
     segments: [{ ...deps().segments[0]!, dns: long, domain: "x".repeat(200) }],
-  }));
+  })));
   const small = replyOf(r.respond(makeDiscover({ userClass: "iPXE" }), ctx()));
   assert.ok(encodePacket(small.packet).length <= 576 - 28);
   assert.ok(getBootfileName(small.packet.options) !== undefined);
@@ -511,7 +512,7 @@ Deno.test("respond() keeps replies within the client's maximum message size", ()
 });
 
 Deno.test("probeFailed() quarantines an address so the next OFFER skips it", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const first = replyOf(r.respond(makeDiscover({ mac: "52:54:00:00:00:01" }), ctx()));
   assert.equal(first.probe, ip("10.0.0.100"));
   const changes = r.probeFailed("lan0", ip("10.0.0.100"), T0, "aa:bb:cc:dd:ee:ff");
@@ -521,7 +522,7 @@ Deno.test("probeFailed() quarantines an address so the next OFFER skips it", () 
 });
 
 Deno.test("expireDue() marks overdue bound leases expired", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   dora(r, { mac: "52:54:00:00:00:01" });
   assert.deepEqual(r.expireDue(T0 + 1000), []);
   const c = r.expireDue(T0 + 3_600_000);
@@ -530,7 +531,7 @@ Deno.test("expireDue() marks overdue bound leases expired", () => {
 });
 
 Deno.test("respond() marks only 'no free address' as exhaustion", () => {
-  const r = authoritativeResponder(deps());
+  const r = committing(authoritativeResponder(deps()));
   const ignored = [
     r.respond(makeRequest({ mac: "52:54:00:00:00:01", serverId: "10.9.9.9" }), ctx()),
     r.respond(makeDiscover({ mac: "52:54:00:00:00:01" }), ctx(T0, { segment: "nowhere" })),
@@ -554,9 +555,9 @@ Deno.test("respond() marks only 'no free address' as exhaustion", () => {
 });
 
 Deno.test("knows() is true for a lease or a reservation, false for a stranger, and changes nothing", () => {
-  const r = authoritativeResponder(
+  const r = committing(authoritativeResponder(
     deps({ nodeIds: (c) => c.mac === "52:54:00:00:bb:bb" ? ["deadbeef"] : [] }),
-  );
+  ));
   const stranger = makeDiscover({ mac: "52:54:00:00:00:77" });
   assert.equal(r.knows(stranger, ctx()), false);
   // Asking does not hold an offer: the stranger's DISCOVER still gets the first address.

@@ -9,8 +9,11 @@
  * been free the longest (expired/released/quarantine-over, oldest first, so a
  * departed client has the best chance to get its old address back).
  *
- * Every mutation that must survive a restart is returned as LeaseChange rows;
- * offers are memory only. Indexes: rows by ip, client key → ip, a cursor over
+ * Every mutation that must survive a restart is returned as LeaseChange rows
+ * and only staged: later decisions see it, but the pool's rows change when
+ * the caller has committed the rows and calls `apply` (or forgets them with
+ * `discard` after a failed commit), so memory never runs ahead of the
+ * database. Offers are memory only. Indexes: rows by ip, client key → ip, a cursor over
  * never-used addresses plus a heap of never-used addresses whose offer lapsed,
  * a heap of (free-since, ip) for reuse, and the pending offers in FIFO order.
  */
@@ -51,6 +54,13 @@ export class LeasePool {
   readonly config: PoolConfig;
   readonly #rows = new Map<number, LeaseRow>();
   readonly #byClient = new Map<string, number>();
+  /** Rows decided but not yet applied (committed), by address. */
+  readonly #staged = new Map<number, LeaseRow>();
+  /** A staged change of a client's current address (undefined: none), by client key. */
+  readonly #stagedOwner = new Map<
+    string,
+    { readonly ip: number | undefined; readonly row: LeaseRow }
+  >();
   readonly #offers = new Map<number, Offer>();
   readonly #offerByClient = new Map<string, Offer>();
   readonly #offerQueue: Offer[] = [];
@@ -95,20 +105,75 @@ export class LeasePool {
     return cidrContains(this.config.subnet, ip);
   }
 
-  /** The persisted row for an address. */
+  /** The row for an address, as decided (staged rows included). */
   lease(ip: number): LeaseRow | undefined {
-    return this.#rows.get(ip);
+    return this.#row(ip);
   }
 
-  /** Every persisted row (for `mesh dhcp leases` and tests). */
+  /** The row of `ip` as decisions see it: a staged one first. */
+  #row(ip: number): LeaseRow | undefined {
+    return this.#staged.get(ip) ?? this.#rows.get(ip);
+  }
+
+  /** The current address of a client as decisions see it (staged changes first). */
+  #ipOf(key: string): number | undefined {
+    const staged = this.#stagedOwner.get(key);
+    const ip = staged !== undefined ? staged.ip : this.#byClient.get(key);
+    if (ip === undefined) return undefined;
+    // The address went to another client in a staged row.
+    const row = this.#row(ip);
+    return row !== undefined && clientKey(row) !== key ? undefined : ip;
+  }
+
+  /** Records a decided row; it reaches the pool's rows through `apply`. */
+  #stage(row: LeaseRow, owner?: { ip: number | undefined }): LeaseRow {
+    this.#staged.set(row.ip, row);
+    if (owner !== undefined) this.#stagedOwner.set(clientKey(row), { ip: owner.ip, row });
+    return row;
+  }
+
+  /** Rows not yet applied (decided, not known to be committed). */
+  get stagedCount(): number {
+    return this.#staged.size;
+  }
+
+  /**
+   * The rows were committed: they become the pool's rows. Rows never staged
+   * (other writers' rows) are taken too.
+   */
+  apply(rows: Iterable<LeaseRow>): void {
+    for (const row of rows) {
+      if (!this.contains(row.ip)) continue;
+      this.#unstage(row);
+      this.#put(row);
+      // A declined address is nobody's current address.
+      if (row.state === LeaseState.Declined) {
+        const key = clientKey(row);
+        if (this.#byClient.get(key) === row.ip) this.#byClient.delete(key);
+      }
+    }
+  }
+
+  /** The rows could not be committed: forget them, so memory agrees with the database. */
+  discard(rows: Iterable<LeaseRow>): void {
+    for (const row of rows) if (this.contains(row.ip)) this.#unstage(row);
+  }
+
+  #unstage(row: LeaseRow): void {
+    if (this.#staged.get(row.ip) === row) this.#staged.delete(row.ip);
+    const key = clientKey(row);
+    if (this.#stagedOwner.get(key)?.row === row) this.#stagedOwner.delete(key);
+  }
+
+  /** Every applied (committed) row (for `mesh dhcp leases` and tests). */
   rows(): LeaseRow[] {
     return [...this.#rows.values()].sort((a, b) => a.ip - b.ip);
   }
 
   /** The client's current or previous address, if still associated with it. */
   leaseOf(client: LeaseClient): LeaseRow | undefined {
-    const ip = this.#byClient.get(clientKey(client));
-    return ip === undefined ? undefined : this.#rows.get(ip);
+    const ip = this.#ipOf(clientKey(client));
+    return ip === undefined ? undefined : this.#row(ip);
   }
 
   /** The reservation of a client, by MAC first, then by node id. */
@@ -129,7 +194,7 @@ export class LeasePool {
 
   /** True when `ip` is bound (unexpired) or quarantined for anyone but `client`. */
   #heldByOther(ip: number, key: string, now: number): boolean {
-    const row = this.#rows.get(ip);
+    const row = this.#row(ip);
     if (row !== undefined && clientKey(row) !== key && row.expiresAt > now) {
       if (row.state === LeaseState.Bound || row.state === LeaseState.Declined) return true;
     }
@@ -147,7 +212,7 @@ export class LeasePool {
       return "reserved for another client";
     }
     const inRange = ip >= this.config.rangeStart && ip <= this.config.rangeEnd;
-    if (!inRange && reserved === undefined && this.#rows.get(ip) === undefined) {
+    if (!inRange && reserved === undefined && this.#row(ip) === undefined) {
       return "outside the dynamic range";
     }
     if (this.#heldByOther(ip, clientKey(client), now)) return "in use by another client";
@@ -177,7 +242,7 @@ export class LeasePool {
     if (res !== undefined && this.refusal(client, res.ip, now) === null) {
       return this.#alloc(res.ip, "reservation");
     }
-    const mine = this.#byClient.get(key);
+    const mine = this.#ipOf(key);
     if (mine !== undefined && this.refusal(client, mine, now) === null) {
       return this.#alloc(mine, "current");
     }
@@ -191,12 +256,12 @@ export class LeasePool {
   }
 
   #alloc(ip: number, source: Allocation["source"]): Allocation {
-    return { ip, source, probe: !this.#rows.has(ip) };
+    return { ip, source, probe: this.#row(ip) === undefined };
   }
 
   #isFresh(ip: number): boolean {
-    return !this.#rows.has(ip) && !this.#excluded.has(ip) && !this.#reservedIps.has(ip) &&
-      !this.#offers.has(ip);
+    return this.#row(ip) === undefined && !this.#excluded.has(ip) &&
+      !this.#reservedIps.has(ip) && !this.#offers.has(ip);
   }
 
   #nextFresh(_client: LeaseClient, _now: number): number | null {
@@ -230,7 +295,7 @@ export class LeasePool {
     for (let top = this.#reusable.peek(); top !== undefined; top = this.#reusable.peek()) {
       if (top.key > now) break;
       this.#reusable.pop();
-      const row = this.#rows.get(top.value);
+      const row = this.#row(top.value);
       if (row === undefined || row.expiresAt !== top.key) continue; // stale entry
       if (this.refusal(client, top.value, now) !== null) {
         // Offered to someone else right now: keep the entry for later.
@@ -257,7 +322,7 @@ export class LeasePool {
     if (this.#offers.get(offer.ip) === offer) this.#offers.delete(offer.ip);
     if (this.#offerByClient.get(offer.key) === offer) this.#offerByClient.delete(offer.key);
     // Give the address back to the structure it came from.
-    const row = this.#rows.get(offer.ip);
+    const row = this.#row(offer.ip);
     if (row === undefined) this.#freshReturned.push(offer.ip, offer.ip);
     else this.#reusable.push(row.expiresAt, offer.ip);
   }
@@ -300,11 +365,11 @@ export class LeasePool {
     if (why !== null) return { ok: false, reason: why };
     const key = clientKey(client);
     const changes: LeaseChange[] = [];
-    const oldIp = this.#byClient.get(key);
-    const old = oldIp === undefined ? undefined : this.#rows.get(oldIp);
+    const oldIp = this.#ipOf(key);
+    const old = oldIp === undefined ? undefined : this.#row(oldIp);
     if (old !== undefined && old.ip !== ip && old.state === LeaseState.Bound) {
       changes.push(
-        this.#put({ ...old, state: LeaseState.Released, expiresAt: now, updatedAt: now }),
+        this.#stage({ ...old, state: LeaseState.Released, expiresAt: now, updatedAt: now }),
       );
     }
     const offer = this.#offers.get(ip);
@@ -312,10 +377,10 @@ export class LeasePool {
       this.#offers.delete(ip);
       if (this.#offerByClient.get(offer.key) === offer) this.#offerByClient.delete(offer.key);
     }
-    const prev = this.#rows.get(ip);
+    const prev = this.#row(ip);
     const sameClient = prev !== undefined && clientKey(prev) === key &&
       prev.state === LeaseState.Bound && prev.expiresAt > now;
-    const lease = this.#put({
+    const lease = this.#stage({
       ip,
       mac: client.mac,
       clientId: client.clientId,
@@ -326,23 +391,23 @@ export class LeasePool {
       expiresAt: now + leaseMs,
       segment: this.config.segment,
       updatedAt: now,
-    });
+    }, { ip });
     changes.push(lease);
     return { ok: true, lease, changes };
   }
 
   /** DHCPRELEASE: the client gives `ip` back (kept associated for a later re-request). */
   release(client: LeaseClient, ip: number, now: number): LeaseChange | null {
-    const row = this.#rows.get(ip);
+    const row = this.#row(ip);
     if (row === undefined || clientKey(row) !== clientKey(client)) return null;
     if (row.state !== LeaseState.Bound) return null;
-    return this.#put({ ...row, state: LeaseState.Released, expiresAt: now, updatedAt: now });
+    return this.#stage({ ...row, state: LeaseState.Released, expiresAt: now, updatedAt: now });
   }
 
   /** DHCPDECLINE: the client found `ip` in use; quarantine it. */
   decline(client: LeaseClient, ip: number, now: number): LeaseChange | null {
     const key = clientKey(client);
-    const row = this.#rows.get(ip);
+    const row = this.#row(ip);
     const offer = this.#offers.get(ip);
     const ours = (row !== undefined && clientKey(row) === key) || offer?.key === key;
     if (!ours) return null;
@@ -376,19 +441,19 @@ export class LeasePool {
       segment: this.config.segment,
       updatedAt: now,
     };
-    this.#put(change);
     // The decliner must get another address next time, not this one again.
     const key = clientKey(who);
-    if (this.#byClient.get(key) === ip) this.#byClient.delete(key);
+    this.#stage(change, this.#ipOf(key) === ip ? { ip: undefined } : undefined);
     return change;
   }
 
   /** Marks bound rows whose time is up as expired (an occasional sweep). */
   expireDue(now: number): LeaseChange[] {
     const out: LeaseChange[] = [];
-    for (const row of this.#rows.values()) {
+    for (const committed of this.#rows.values()) {
+      const row = this.#row(committed.ip)!;
       if (row.state === LeaseState.Bound && row.expiresAt <= now) {
-        out.push(this.#put({ ...row, state: LeaseState.Expired, updatedAt: now }));
+        out.push(this.#stage({ ...row, state: LeaseState.Expired, updatedAt: now }));
       }
     }
     return out;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { committing } from "./_test_commit.ts";
 import fc from "fast-check";
 import { parseCidr, parseIpv4 } from "../wire/mod.ts";
 import {
@@ -48,11 +49,13 @@ Deno.test("LeasePool never binds one address to two clients, and restore() rebui
   let binds = 0;
   fc.assert(
     fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
-      const pool = new LeasePool({
-        ...config,
-        offerTimeoutMs: 30_000,
-        declineQuarantineMs: 100_000,
-      });
+      const pool = committing(
+        new LeasePool({
+          ...config,
+          offerTimeoutMs: 30_000,
+          declineQuarantineMs: 100_000,
+        }),
+      );
       const persisted = new Map<number, LeaseChange>();
       const commit = (cs: readonly LeaseChange[]) => cs.forEach((c) => persisted.set(c.ip, c));
       let now = 1_000_000;
@@ -129,7 +132,7 @@ Deno.test("LeasePool never binds one address to two clients, and restore() rebui
 });
 
 Deno.test("LeasePool.allocate() holds an offer for its client until it lapses", () => {
-  const pool = new LeasePool({ ...config, offerTimeoutMs: 30_000 });
+  const pool = committing(new LeasePool({ ...config, offerTimeoutMs: 30_000 }));
   const a = pool.allocate(client(1), undefined, 0)!;
   assert.deepEqual(a, { ip: parseIpv4("10.0.0.10"), source: "fresh", probe: true });
   assert.equal(pool.allocate(client(1), undefined, 1_000)?.source, "offer");
@@ -139,7 +142,7 @@ Deno.test("LeasePool.allocate() holds an offer for its client until it lapses", 
 });
 
 Deno.test("LeasePool.counts() reports bound, offered and free addresses", () => {
-  const pool = new LeasePool(config);
+  const pool = committing(new LeasePool(config));
   pool.allocate(client(1), undefined, 0);
   const b = pool.bind(client(2), parseIpv4("10.0.0.11"), 0, 60_000);
   assert.ok(b.ok);
@@ -147,7 +150,7 @@ Deno.test("LeasePool.counts() reports bound, offered and free addresses", () => 
 });
 
 Deno.test("LeasePool.upcomingFresh() names the never-used addresses the next OFFERs get, without taking them", () => {
-  const pool = new LeasePool(config);
+  const pool = committing(new LeasePool(config));
   const ip = (s: string) => parseIpv4(s);
   // 10.0.0.12 is excluded; nothing is handed out by peeking.
   assert.deepEqual(pool.upcomingFresh(3), [ip("10.0.0.10"), ip("10.0.0.11"), ip("10.0.0.13")]);
@@ -160,4 +163,36 @@ Deno.test("LeasePool.upcomingFresh() names the never-used addresses the next OFF
     ip("10.0.0.11"),
     "the first upcoming is the next offer",
   );
+});
+
+Deno.test("LeasePool stages decided rows: later decisions see them, rows() only once applied, discard forgets them", () => {
+  const pool = new LeasePool(config);
+  const ip = parseIpv4("10.0.0.11");
+  const b = pool.bind(client(2), ip, 0, 60_000);
+  assert.ok(b.ok);
+  // Decided, not committed: the pool's rows are unchanged ...
+  assert.deepEqual(pool.rows(), []);
+  assert.equal(pool.stagedCount, 1);
+  // ... but the next decision of the same group sees the address taken.
+  assert.deepEqual(pool.bind(client(3), ip, 1, 60_000), {
+    ok: false,
+    reason: "in use by another client",
+  });
+  assert.equal(pool.leaseOf(client(2))?.ip, ip);
+  // The commit failed: memory forgets the row, as the database never had it.
+  pool.discard(b.changes);
+  assert.equal(pool.stagedCount, 0);
+  assert.equal(pool.lease(ip), undefined);
+  assert.equal(pool.leaseOf(client(2)), undefined);
+  const again = pool.bind(client(3), ip, 2, 60_000);
+  assert.ok(again.ok);
+  // The commit succeeded: the row is the pool's.
+  pool.apply(again.changes);
+  assert.equal(pool.stagedCount, 0);
+  assert.deepEqual(pool.rows().map((r) => [r.ip, r.mac]), [[ip, client(3).mac]]);
+  // A decline staged and discarded leaves the binding as it was.
+  const d = pool.decline(client(3), ip, 3)!;
+  assert.equal(pool.leaseOf(client(3)), undefined, "the decliner's address is gone while staged");
+  pool.discard([d]);
+  assert.equal(pool.leaseOf(client(3))?.ip, ip);
 });

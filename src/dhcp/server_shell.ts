@@ -31,6 +31,10 @@ export interface DhcpResponder {
   probeFailed?(segment: string, ip: number, now: number, mac?: string): readonly LeaseChange[];
   /** Marks overdue bound leases expired; returns rows to persist. */
   expireDue?(now: number): readonly LeaseChange[];
+  /** Rows it decided were committed: it may change its memory now. */
+  apply?(rows: readonly LeaseChange[]): void;
+  /** Rows it decided could not be committed: it forgets them. */
+  discard?(rows: readonly LeaseChange[]): void;
 }
 
 /** Where lease changes go (store/lease_store.ts's LeaseStore). */
@@ -88,18 +92,32 @@ export class ServerShell {
     readonly now: () => number,
   ) {}
 
-  /** Writes rows in one commit; false (counted, logged) when they are not durable. */
+  /**
+   * Writes rows in one commit, then lets the responder apply them to its
+   * memory; after a failed commit (counted, logged; false) it forgets them
+   * instead, so memory and database agree either way.
+   */
   persist(rows: readonly LeaseChange[]): boolean {
-    if (!this.store || rows.length === 0) return true;
+    if (rows.length === 0) return true;
+    let durable = true;
+    if (this.store) {
+      try {
+        this.store.writeNow(rows);
+        this.stats.commits++;
+      } catch (e) {
+        durable = false;
+        this.stats.dropped.errors++;
+        log.error("lease commit failed", { error: errText(e), rows: rows.length });
+      }
+    }
     try {
-      this.store.writeNow(rows);
-      this.stats.commits++;
-      return true;
+      if (durable) this.responder.apply?.(rows);
+      else this.responder.discard?.(rows);
     } catch (e) {
       this.stats.dropped.errors++;
-      log.error("lease commit failed", { error: errText(e), rows: rows.length });
-      return false;
+      log.warn("responder failed", { error: errText(e) });
     }
+    return durable;
   }
 
   notify(req: DhcpPacket, d: Decision, sent: boolean, ctx: RequestContext): void {

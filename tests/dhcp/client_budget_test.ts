@@ -7,96 +7,11 @@
 import assert from "node:assert/strict";
 import type { DhcpServerStats } from "../../src/dhcp/mod.ts";
 import { DEFAULT_CLIENT_BUDGET } from "../../src/dhcp/server.ts";
-import { TextLineStream } from "../lib/lines.ts";
 import { createLab, type Lab, labSkipReason } from "../lib/netns.ts";
 import { udhcpcArgs, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
-import type { LoggedConfig } from "./serve_logged.ts";
+import { settled, startLogged } from "./_logged.ts";
 
-const FIXTURE = new URL("./serve_logged.ts", import.meta.url).pathname;
 const FLOOD = new URL("./discover_flood.ts", import.meta.url).pathname;
-
-interface LogRecord {
-  level: string;
-  message: string;
-  properties: Record<string, unknown>;
-}
-
-interface Logged {
-  stats(): DhcpServerStats;
-  waitStats(pred: (s: DhcpServerStats) => boolean, what: string, timeoutMs?: number): Promise<void>;
-  /** Stops the server (SIGTERM) and returns every log record it wrote. */
-  stop(): Promise<LogRecord[]>;
-}
-
-/** Starts serve_logged.ts in `host` and follows its stats (stdout) and log records (stderr). */
-async function startLogged(lab: Lab, host: string, cfg: LoggedConfig): Promise<Logged> {
-  const child = lab.spawn(host, [Deno.execPath(), "run", "-A", FIXTURE, JSON.stringify(cfg)], {
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const records: Promise<LogRecord[]> = (async () => {
-    const out: LogRecord[] = [];
-    const lines = child.stderr.pipeThrough(new TextDecoderStream()).pipeThrough(
-      new TextLineStream(),
-    );
-    for await (const line of lines) {
-      try {
-        out.push(JSON.parse(line));
-      } catch {
-        console.error(line); // not a record (a crash): shown, not swallowed
-      }
-    }
-    return out;
-  })();
-  let stats: DhcpServerStats | undefined;
-  let ready: (ok: boolean) => void = () => {};
-  const readyP = new Promise<boolean>((r) => ready = r);
-  (async () => {
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-      new TextLineStream(),
-    );
-    for await (const line of lines) {
-      const o = JSON.parse(line);
-      if (o.ready) ready(true);
-      if (o.stats) stats = o.stats;
-    }
-    ready(false);
-  })();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const ok = await Promise.race([
-    readyP,
-    new Promise<boolean>((r) => timer = setTimeout(() => r(false), 20_000)),
-  ]);
-  clearTimeout(timer);
-  if (!ok) throw new Error("serve_logged.ts did not become ready");
-  return {
-    stats: () => stats!,
-    async waitStats(pred, what, timeoutMs = 30_000) {
-      for (let waited = 0; !(stats && pred(stats)); waited += 50) {
-        if (waited >= timeoutMs) throw new Error(`${what}: ${JSON.stringify(stats)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* exited */ }
-      await child.status;
-      return await records;
-    },
-  };
-}
-
-/** Waits until the server has read everything sent (received stops moving), bounded. */
-async function settled(srv: Logged): Promise<DhcpServerStats> {
-  await srv.waitStats(() => true, "no stats from the server");
-  let last = -1;
-  for (let i = 0; i < 100 && srv.stats().received !== last; i++) {
-    last = srv.stats().received;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  return srv.stats();
-}
 
 Deno.test({
   name: "5,000 DISCOVERs from random MACs into a 10-address pool: counted, and logged once",

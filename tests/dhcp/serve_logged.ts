@@ -6,14 +6,16 @@
  *   deno run -A tests/dhcp/serve_logged.ts '<json config>'
  *
  * Config: { db, serverIp, subnet, start, end, leaseSeconds?, reservations?,
- * probe?, clientBudget?, statsEveryMs? }. Prints {"ready": true, "pid"} on
- * stdout once the sockets are open, then {"stats": ...} every statsEveryMs and
- * a final one on SIGTERM. See startLogged() in client_budget_test.ts.
+ * probe?, clientBudget?, statsEveryMs?, failCommits? }. Prints {"ready": true,
+ * "pid"} on stdout once the sockets are open, then {"stats": ...} every
+ * statsEveryMs and a final one on SIGTERM with the lease rows the server holds
+ * in memory ("memory"). With failCommits every lease commit throws, as on a
+ * full disk. See startLogged() in _logged.ts.
  */
 import { configure, getJsonLinesFormatter } from "@logtape/logtape";
 import { startDhcpService } from "../../src/dhcp/mod.ts";
 import type { ClientBudgetOptions } from "../../src/dhcp/server.ts";
-import { parseCidr, parseIpv4 } from "../../src/wire/mod.ts";
+import { formatIpv4, parseCidr, parseIpv4 } from "../../src/wire/mod.ts";
 import { LeaseStore, openStore } from "../../src/store/mod.ts";
 
 export interface LoggedConfig {
@@ -27,6 +29,14 @@ export interface LoggedConfig {
   probe?: boolean;
   clientBudget?: Partial<ClientBudgetOptions> | false;
   statsEveryMs?: number;
+  failCommits?: boolean;
+}
+
+/** A lease row as the server holds it in memory. */
+export interface MemoryRow {
+  ip: string;
+  mac: string;
+  state: string;
 }
 
 if (import.meta.main) {
@@ -42,6 +52,7 @@ if (import.meta.main) {
   });
   const print = (o: unknown) => console.log(JSON.stringify(o));
   const store = openStore(cfg.db);
+  const leases = new LeaseStore(store.db);
   const server = startDhcpService({
     interfaces: [{
       name: "eth0",
@@ -51,7 +62,14 @@ if (import.meta.main) {
       leaseTime: cfg.leaseSeconds ?? 600,
     }],
     reservations: (cfg.reservations ?? []).map((r) => ({ mac: r.mac, ip: parseIpv4(r.ip) })),
-    store: new LeaseStore(store.db),
+    store: cfg.failCommits
+      ? {
+        loadAll: () => leases.loadAll(),
+        writeNow() {
+          throw new Error("database or disk is full (test)");
+        },
+      }
+      : leases,
     probe: cfg.probe ?? false,
     ...(cfg.clientBudget !== undefined ? { clientBudget: cfg.clientBudget } : {}),
   });
@@ -60,7 +78,10 @@ if (import.meta.main) {
   const stop = async () => {
     clearInterval(timer);
     await server.close();
-    print({ stats: server.stats(), final: true });
+    const memory: MemoryRow[] = [...server.responder.pools.values()].flatMap((p) =>
+      p.rows().map((r) => ({ ip: formatIpv4(r.ip), mac: r.mac, state: r.state }))
+    );
+    print({ stats: server.stats(), final: true, memory });
     store.close();
     Deno.exit(0);
   };
