@@ -14,7 +14,7 @@
  * processes, so the figure depends on how fast a sleeping thread wakes up.
  * On an idle VM a halted vCPU is slow to wake (tftpd-hpa ~8 MB/s at 512);
  * when neighbours keep the vCPUs busy it is fast (tftpd-hpa ~20-25 MB/s).
- * Our server polls for up to 50 us before sleeping (src/net/dgram_reactor.ts),
+ * Our server polls for up to 50 us before sleeping (src/net/reactor.ts),
  * so it does not depend on that as much (~20 MB/s either way).
  */
 import { createLab, type Lab, labSkipReason } from "../tests/lib/netns.ts";

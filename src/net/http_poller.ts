@@ -115,6 +115,11 @@ export class Poller {
     this.#conns.delete(fd);
   }
 
+  /** True when some other fd of the reactor is ready now. */
+  othersReady(): boolean {
+    return this.#reactor.othersReady();
+  }
+
   /** True when `fd` has a pending wait. */
   waiting(fd: number): boolean {
     return this.#conns.get(fd)?.resolve !== undefined;

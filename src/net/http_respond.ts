@@ -38,6 +38,8 @@ export interface RespondContext {
   readonly stats: RespondStats;
   /** Give up on a client that accepts no bytes for this long. */
   readonly sendTimeoutMs: number;
+  /** True when other sockets are waiting for the loop (a big send then takes turns). */
+  readonly othersReady: () => boolean;
   /** Worker threads free for blocking sendfile; shared by the server's connections. */
   readonly offload: { free: number };
 }
@@ -148,11 +150,24 @@ function openMarked(mark: FileBodyMark): number {
 }
 
 /**
+ * Bytes one synchronous sendfile may move. A client that drains as fast as
+ * the kernel copies (a local or veth peer) otherwise takes tens of MB in one
+ * call, and every other socket of the reactor (DHCP, TFTP, the other
+ * downloads) waits that long. After each chunk the connection goes on only
+ * when nobody else is waiting and SYNC_SLICE_MS has not passed; otherwise it
+ * waits for its next turn like any other.
+ */
+const SYNC_CHUNK = 256 << 10;
+/** Longest a connection keeps the loop with back-to-back chunks (timers need turns too). */
+const SYNC_SLICE_MS = 2;
+
+/**
  * sendfile(2) until `length` bytes from `start` are out. False when the file
- * ended early. What fits in the socket buffer goes at once from this thread;
- * the rest goes from a worker thread in blocking mode when one is free (the
- * kernel then refills the socket without waking JS per chunk, as fast as
- * nginx), else from here, waiting for POLLOUT between chunks.
+ * ended early. What fits in the socket buffer goes from this thread, at most
+ * SYNC_CHUNK per turn of the reactor; the rest goes from a worker thread in
+ * blocking mode when one is free (the kernel then refills the socket without
+ * waking JS per chunk, as fast as nginx), else from here, waiting for
+ * POLLOUT between chunks.
  */
 async function sendFileRange(
   wire: Wire,
@@ -165,13 +180,22 @@ async function sendFileRange(
   const offsetBuf = new Uint8Array(offset.buffer);
   const l = libc();
   let left = length;
+  let sliceStart = performance.now();
   while (left > 0) {
-    const want = Math.min(left, 0x40000000);
+    const want = Math.min(left, SYNC_CHUNK);
     const n = Number(l.sendfile(wire.fd, fileFd, offsetBuf, BigInt(want)));
     if (n > 0) {
       left -= n;
       ctx.stats.sendfileBytes += n;
-      if (n === want) continue;
+      // A whole chunk went: there may be room for more, after the others' turns.
+      if (
+        n === want && left > 0 &&
+        (performance.now() - sliceStart >= SYNC_SLICE_MS || ctx.othersReady())
+      ) {
+        await wire.writable();
+        sliceStart = performance.now();
+      }
+      continue;
     } else if (n === 0) {
       return false; // the file shrank under us
     } else {

@@ -322,6 +322,7 @@ class HttpServer implements HttpListener {
     this.#respondCtx = {
       stats: this.stats,
       sendTimeoutMs: this.#sendMs,
+      othersReady: () => this.#poller.othersReady(),
       offload: { free: opts.offloadThreads ?? 0 },
     };
     const { fd, port } = openListener(opts.hostname, opts.port);

@@ -226,6 +226,8 @@ export class Reactor {
   readonly #eventsView = new DataView(this.#events.buffer);
   readonly #syncWaitMicros: number;
   readonly #spinMicros: number;
+  readonly #pollfd = new Uint8Array(8);
+  readonly #pollView = new DataView(this.#pollfd.buffer);
   readonly #timespec = new Uint8Array(16);
   readonly #timespecView = new DataView(this.#timespec.buffer);
   #nextId = 1;
@@ -318,6 +320,19 @@ export class Reactor {
    */
   now(): number {
     return this.#dispatching ? this.#now : performance.now();
+  }
+
+  /**
+   * True when some registered fd is ready now (nothing is consumed): a
+   * handler doing long work in steps (a big sendfile) hands the loop back
+   * between steps only when someone else is waiting.
+   */
+  othersReady(): boolean {
+    const v = this.#pollView;
+    v.setInt32(0, this.#epfd, true);
+    v.setInt16(4, C.POLLIN, true);
+    v.setInt16(6, 0, true);
+    return libc().poll_now(this.#pollfd, 1n, 0) > 0;
   }
 
   /** Number of open registrations. */
