@@ -5,9 +5,8 @@
  * perfdhcp's benchmark load is not throttled by that budget.
  */
 import assert from "node:assert/strict";
-import type { DhcpServerStats } from "../../src/dhcp/mod.ts";
 import { DEFAULT_CLIENT_BUDGET } from "../../src/dhcp/server.ts";
-import { createLab, type Lab, labSkipReason } from "../lib/netns.ts";
+import { createLab, labSkipReason } from "../lib/netns.ts";
 import { udhcpcArgs, udhcpcEvents, writeUdhcpcScript } from "./_fixture_client.ts";
 import { settled, startLogged } from "./_logged.ts";
 
