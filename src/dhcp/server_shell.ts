@@ -9,6 +9,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { DecodeError } from "../errors.ts";
+import { LogThrottle } from "../log.ts";
 import type { DhcpDatagram, SendTarget } from "../net/mod.ts";
 import { formatIpv4 } from "../wire/mod.ts";
 import type { Decision, PoolExhaustion, RequestContext } from "./authoritative.ts";
@@ -81,8 +82,7 @@ export function sendTarget(req: DhcpPacket, dest: Destination): SendTarget {
 /** The guarded steps, with the server's counters. */
 export class ServerShell {
   readonly #exhaustion = new ExhaustionNotices();
-  #sendFailuresLogged = 0;
-  #sendLoggedAt = -Infinity;
+  readonly #sendLog = new LogThrottle(SEND_LOG_EVERY_MS, () => performance.now());
 
   constructor(
     readonly stats: DhcpServerStats,
@@ -152,18 +152,11 @@ export class ServerShell {
     return ok;
   }
 
-  /** One line per SEND_LOG_EVERY_MS at most, carrying how many failed since the last. */
+  /** One line per interface per SEND_LOG_EVERY_MS at most, with how many were held back. */
   #logSendFailure(link: Link, errno: number): void {
-    this.#sendFailuresLogged++;
-    const t = performance.now();
-    if (t - this.#sendLoggedAt < SEND_LOG_EVERY_MS) return;
-    this.#sendLoggedAt = t;
-    log.warn("replies refused by the kernel", {
-      iface: link.itf.name,
-      errno,
-      failed: this.#sendFailuresLogged,
-    });
-    this.#sendFailuresLogged = 0;
+    const { log: now, suppressed } = this.#sendLog.take(link.itf.name);
+    if (!now) return;
+    log.warn("reply refused by the kernel", { iface: link.itf.name, errno, suppressed });
   }
 
   decode(dg: DhcpDatagram): DhcpPacket | null {
