@@ -161,3 +161,63 @@ Deno.test("reactor: a paused socket keeps its datagrams until resumed; a closed 
     await reactor.close();
   }
 });
+
+Deno.test("reactor: a one-shot registration fires once per arm; idle hooks run when nothing is ready; othersReady peeks", async () => {
+  const reactor = new Reactor();
+  const peer = DgramSocket.open({ address: LOOPBACK });
+  try {
+    const s = DgramSocket.open({ address: LOOPBACK });
+    let fired = 0;
+    const reg = reactor.add(s, {
+      ready() {
+        fired++;
+      },
+      timeout() {},
+    }, { oneShot: true });
+    // Two datagrams queued, never read: a one-shot fd reports once, then stays disarmed.
+    peer.sendTo(new Uint8Array([1]), LOOPBACK, s.port);
+    peer.sendTo(new Uint8Array([2]), LOOPBACK, s.port);
+    await waitFor(() => fired === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(fired, 1);
+    reg.arm();
+    await waitFor(() => fired === 2);
+    // Ready but disarmed fds are not "others ready"; an armed level-triggered one is.
+    assert.equal(reactor.othersReady(), false);
+    const t = DgramSocket.open({ address: LOOPBACK });
+    let idle = 0;
+    const unhook = reactor.onIdle(() => {
+      idle++;
+      return false;
+    });
+    await waitFor(() => idle > 0);
+    unhook();
+    const tReg = reactor.add(t, { ready() {}, timeout() {} });
+    peer.sendTo(new Uint8Array([3]), LOOPBACK, t.port);
+    assert.equal(reactor.othersReady(), true);
+    tReg.close();
+  } finally {
+    peer.close();
+    await reactor.close();
+  }
+});
+
+Deno.test("reactor: the loop stops when the last registration leaves, and starts again on the next add", async () => {
+  const reactor = new Reactor();
+  try {
+    const a = reactor.add(DgramSocket.open({ address: LOOPBACK }), { ready() {}, timeout() {} });
+    a.close();
+    await reactor.finished; // settles: nothing keeps the loop (or the process) alive
+    let fired = false;
+    const b = reactor.add(DgramSocket.open({ address: LOOPBACK }), {
+      ready() {},
+      timeout: () => fired = true,
+    });
+    b.deadline = performance.now() + 10;
+    await waitFor(() => fired);
+    b.close();
+    await reactor.finished;
+  } finally {
+    await reactor.close();
+  }
+});
