@@ -97,6 +97,8 @@ export const PURE: readonly PureEntry[] = [
   { path: "src/dhcp/flood_guard.ts" },
   { path: "src/dhcp/reply.ts" },
   { path: "src/dhcp/_min_heap.ts" },
+  { path: "src/dhcp/server_stats.ts" },
+  { path: "src/topology/" },
   { path: "src/tftp/packet.ts" },
   { path: "src/tftp/negotiate.ts" },
   { path: "src/tftp/netascii.ts" },
