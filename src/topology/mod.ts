@@ -1,8 +1,9 @@
 /**
  * @module
  * The network as mesh finds it (pure): which ports share a switch (ARP scan
- * sightings → segments) and what each heard frame means. The scan's I/O
- * lives with the daemon; nothing here sends or waits.
+ * sightings → segments), what each heard frame means, and which subnet each
+ * served segment gets from the pool. The scan's I/O lives with the daemon;
+ * nothing here sends or waits.
  */
 export {
   groupSegments,
@@ -16,3 +17,16 @@ export {
   segmentId,
   type Sighting,
 } from "./segments.ts";
+export {
+  type AssignedSubnet,
+  firstHost,
+  MAX_SERVED_PREFIX,
+  planSubnets,
+  type RefusedSubnet,
+  type SegmentRequest,
+  type SegmentSubnet,
+  type SubnetAllocation,
+  type SubnetPlan,
+  type SubnetPlanInput,
+  type SubnetSource,
+} from "./subnet_plan.ts";
