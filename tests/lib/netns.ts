@@ -106,12 +106,54 @@ async function must(cmd: readonly string[]): Promise<void> {
 let counter = 0;
 
 /**
+ * A lab namespace's name: `<prefix><pid>x<n>-<host>`, the pid being the
+ * process that built it (prefixes are letters and digits ending in a letter).
+ */
+const LAB_NAME = /^[a-z][a-z0-9]*?[a-z](\d+)x\d+-[a-z0-9-]+$/;
+
+/** Kills what runs in namespace `n`, then deletes it. */
+async function removeNamespace(n: string): Promise<void> {
+  const pids = await run(["ip", "netns", "pids", n]);
+  for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+    try {
+      Deno.kill(Number(pid), "SIGKILL");
+    } catch { /* gone */ }
+  }
+  await run(["ip", "netns", "del", n]);
+}
+
+/**
+ * Removes the labs of processes that no longer run. A test process killed
+ * from outside (a timeout, SIGKILL) never reaches its `cleanup`; the next
+ * process that builds a lab removes what it left.
+ */
+export async function sweepStaleLabs(): Promise<void> {
+  const list = await run(["ip", "netns", "list"]);
+  for (const line of list.stdout.split("\n")) {
+    const name = line.split(" ")[0] ?? "";
+    const pid = Number(LAB_NAME.exec(name)?.[1] ?? NaN);
+    if (!Number.isInteger(pid) || pid === Deno.pid || processAlive(pid)) continue;
+    await removeNamespace(name);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Builds a lab: a switch namespace with bridge br0 and one namespace per host,
  * each with eth0 (a veth whose peer is enslaved to br0). Lab ids are unique per
  * process, so parallel tests do not collide.
  */
 export async function createLab(prefix: string, hosts: readonly HostSpec[]): Promise<Lab> {
-  const id = `${prefix}${Deno.pid % 100000}x${counter++}`;
+  await sweepStaleLabs();
+  const id = `${prefix}${Deno.pid}x${counter++}`;
   const sw = `${id}-sw`;
   const created: string[] = [];
   const children: Deno.ChildProcess[] = [];
@@ -140,15 +182,7 @@ export async function createLab(prefix: string, hosts: readonly HostSpec[]): Pro
           await c.status;
         } catch { /* ignore */ }
       }
-      for (const n of created) {
-        const pids = await run(["ip", "netns", "pids", n]);
-        for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
-          try {
-            Deno.kill(Number(pid), "SIGKILL");
-          } catch { /* gone */ }
-        }
-        await run(["ip", "netns", "del", n]);
-      }
+      for (const n of created) await removeNamespace(n);
       created.length = 0;
     },
     async [Symbol.asyncDispose]() {
