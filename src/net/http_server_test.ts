@@ -184,16 +184,21 @@ Deno.test("http server: idle and header timeouts close the connection", async ()
   }, { idleTimeoutMs: 1000, headerTimeoutMs: 1000 });
 });
 
+/** Opens two connections and waits (bounded) until the server has accepted both. */
+async function holdTwo(port: number, srv: ReturnType<typeof listenHttp>): Promise<Deno.TcpConn[]> {
+  const held = [
+    await Deno.connect({ hostname: "127.0.0.1", port }),
+    await Deno.connect({ hostname: "127.0.0.1", port }),
+  ];
+  for (let i = 0; i < 100 && srv.stats.accepted < 2; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return held;
+}
+
 Deno.test("http server: connections over the limit are answered 503", async () => {
   await withServer(hello, async (port, srv) => {
-    const held = [
-      await Deno.connect({ hostname: "127.0.0.1", port }),
-      await Deno.connect({ hostname: "127.0.0.1", port }),
-    ];
-    // let the server accept both before the third arrives
-    for (let i = 0; i < 100 && srv.stats.accepted < 2; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const held = await holdTwo(port, srv);
     const third = await exchange(port, "GET / HTTP/1.0\r\n\r\n");
     assert.match(third, /^HTTP\/1\.1 503 /);
     assert.equal(srv.stats.refused, 1);
@@ -205,13 +210,7 @@ Deno.test("http server: connections over the limit are answered 503", async () =
 
 Deno.test("http server: connections over the per-client limit are refused, and a freed slot is reused", async () => {
   await withServer(hello, async (port, srv) => {
-    const held = [
-      await Deno.connect({ hostname: "127.0.0.1", port }),
-      await Deno.connect({ hostname: "127.0.0.1", port }),
-    ];
-    for (let i = 0; i < 100 && srv.stats.accepted < 2; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const held = await holdTwo(port, srv);
     const third = await exchange(port, "GET / HTTP/1.0\r\n\r\n");
     assert.match(third, /^HTTP\/1\.1 503 /);
     assert.equal(srv.stats.refusedPerClient, 1);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   type Daemon,
   meshCommand,
+  readUntilServing,
   startDaemon,
   stopDaemon,
   writeLabHost0,
@@ -130,14 +131,7 @@ Deno.test({
     ], { stdout: "piped", stderr: "null" });
     try {
       // ready once the overlays are published and the daemon serves
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let seen = "";
-      while (!seen.includes('"mesh serving"')) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        seen += value;
-      }
-      reader.releaseLock();
+      await readUntilServing(child.stdout);
       const mode = (p: string) => (Deno.statSync(p).mode ?? 0) & 0o777;
       assert.equal(mode(state).toString(8), "700");
       assert.equal(mode(`${state}/mesh.db`).toString(8), "600");

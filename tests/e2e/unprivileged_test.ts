@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { copyTree } from "../config_corpus/tree.ts";
-import { EXAMPLE, MAIN } from "../lib/mesh_daemon.ts";
+import { EXAMPLE, MAIN, readUntilServing } from "../lib/mesh_daemon.ts";
 import { createLab, hasCommand, labSkipReason } from "../lib/netns.ts";
 import { assertServes, dhcpOnce } from "../lib/serve_checks.ts";
 
@@ -64,16 +64,9 @@ interfaces:
         ...["--host0", host0, "--log-format", "json", "serve"],
       ], { stdout: "piped", stderr: "piped" });
       const stderr = new Response(child.stderr).text();
-      // read until ready, then leave the rest of stdout unread (a cancel would wait for more)
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let seen = "";
-      while (!seen.includes('"mesh serving"')) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        seen += value;
+      if (!(await readUntilServing(child.stdout))) {
+        assert.fail(`daemon did not start: ${await stderr}`);
       }
-      reader.releaseLock();
-      if (!seen.includes('"mesh serving"')) assert.fail(`daemon did not start: ${await stderr}`);
       const status = await Deno.readTextFile(`/proc/${child.pid}/status`).catch(() => "");
       // setpriv exec()s env, which exec()s deno: the pid is the daemon's
       const eff = /CapEff:\s+([0-9a-f]+)/.exec(status)?.[1];

@@ -30,23 +30,27 @@ export interface ServerSpec {
   readonly engine?: HttpEngine;
 }
 
+/** Sends mesh's log records to stdout as `LOG <json>` lines (properties included); shared by the HTTP test servers. */
+export async function logLinesToStdout(): Promise<void> {
+  const enc = new TextEncoder();
+  await configure({
+    sinks: {
+      out: (r: LogRecord) => {
+        const line = JSON.stringify({ msg: r.rawMessage, level: r.level, ...r.properties });
+        Deno.stdout.writeSync(enc.encode(`LOG ${line}\n`));
+      },
+    },
+    loggers: [
+      { category: ["mesh"], sinks: ["out"], lowestLevel: "info" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+  });
+}
+
 if (import.meta.main) {
   const spec = JSON.parse(Deno.args[0]!) as ServerSpec;
   const enc = new TextEncoder();
-  if (spec.log) {
-    await configure({
-      sinks: {
-        out: (r: LogRecord) => {
-          const line = JSON.stringify({ msg: r.rawMessage, level: r.level, ...r.properties });
-          Deno.stdout.writeSync(enc.encode(`LOG ${line}\n`));
-        },
-      },
-      loggers: [
-        { category: ["mesh"], sinks: ["out"], lowestLevel: "info" },
-        { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      ],
-    });
-  }
+  if (spec.log) await logLinesToStdout();
   const leases = new MemoryLeases();
   for (const [ip, mac] of Object.entries(spec.leases)) leases.grant(ip, mac);
   const app = createApp({

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { configure, type LogRecord } from "@logtape/logtape";
+import { logLinesToStdout } from "./_server.ts";
 import { createApp, serveHttp } from "../../src/http/mod.ts";
 import { MemoryCatalog, MemoryLeases, MemoryRegistry } from "../../src/testing/http_fakes.ts";
 import { TextLineStream } from "../lib/lines.ts";
@@ -72,18 +72,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Helper process: the app with in-memory fakes; prints `LISTENING <port>`, then `LOG <json>` lines. */
 async function serverMain(a: ServerArgs): Promise<void> {
-  await configure({
-    sinks: {
-      out: (r: LogRecord) => {
-        const line = JSON.stringify({ msg: r.rawMessage, level: r.level, ...r.properties });
-        Deno.stdout.writeSync(enc.encode(`LOG ${line}\n`));
-      },
-    },
-    loggers: [
-      { category: ["mesh"], sinks: ["out"], lowestLevel: "info" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-  });
+  await logLinesToStdout();
   const app = createApp({
     registry: new MemoryRegistry(),
     catalog: new MemoryCatalog(),

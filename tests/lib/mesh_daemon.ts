@@ -177,3 +177,23 @@ export async function waitForLog(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Reads a daemon's JSON log from `stdout` until its "mesh serving" record
+ * (true) or the end of the stream (false), then leaves the rest unread: a
+ * cancel would wait for more output.
+ */
+export async function readUntilServing(stdout: ReadableStream<Uint8Array>): Promise<boolean> {
+  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  try {
+    while (!seen.includes('"mesh serving"')) {
+      const { done, value } = await reader.read();
+      if (done) return false;
+      seen += value;
+    }
+    return true;
+  } finally {
+    reader.releaseLock();
+  }
+}
