@@ -16,3 +16,4 @@ export {
   type NodeSummary,
 } from "./node_store.ts";
 export * from "./lease_store.ts";
+export { type NetEvent, NetStore, type StoredAllocation, type StoredSegment } from "./net_store.ts";

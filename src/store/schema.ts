@@ -64,4 +64,32 @@ export const MIGRATIONS: readonly string[] = [
     allocated_at INTEGER NOT NULL
   );
   `,
+  // 2: the network as the scan found it. The tables of migration 1 for this
+  // were never written; their shape (subnet as key, no last-seen time) could
+  // not hold an allocation for a segment that is away for a while.
+  `
+  DROP TABLE segments;
+  DROP TABLE subnet_allocations;
+
+  CREATE TABLE segments (
+    id TEXT PRIMARY KEY,          -- stable segment id ("seg-" + lowest member MAC)
+    report TEXT NOT NULL,         -- JSON: the segment as "mesh net show --json" prints it
+    macs TEXT NOT NULL,           -- JSON array of member interface MACs (carries the id over)
+    updated_at INTEGER NOT NULL   -- unix ms of the scan that produced it
+  );
+
+  CREATE TABLE subnet_allocations (
+    segment TEXT PRIMARY KEY,     -- segment id
+    subnet TEXT NOT NULL,         -- CIDR
+    last_seen INTEGER NOT NULL    -- unix ms the segment last needed it
+  );
+
+  CREATE TABLE net_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,          -- unix ms
+    kind TEXT NOT NULL,           -- scan | segment-added | segment-removed | segment-changed | subnet | address
+    segment TEXT,
+    detail TEXT                   -- JSON
+  );
+  `,
 ];
