@@ -30,3 +30,25 @@ export {
   type SubnetPlanInput,
   type SubnetSource,
 } from "./subnet_plan.ts";
+export {
+  buildNetMap,
+  type MapEvent,
+  type NeighbourSeen,
+  type NetMap,
+  type NetMapInput,
+  type PortMode,
+  type PortState,
+  type PreviousSegment,
+  type SegmentReport,
+  type ServedSegment,
+} from "./net_map.ts";
+export {
+  arpScan,
+  type ArpScanOptions,
+  type ArpScanResult,
+  type ArpScanTimings,
+  type Neighbour,
+  SCAN_DEFAULTS,
+  type ScanIgnore,
+  scanTimings,
+} from "./arp_scan.ts";

@@ -10,7 +10,7 @@
  * elsewhere; this file decides what a heard frame means and what the
  * sightings add up to.
  */
-import type { ArpPacket } from "../arp/mod.ts";
+import { ArpOp, type ArpPacket } from "../arp/mod.ts";
 import { formatMac, parseIpv4 } from "../wire/mod.ts";
 
 /** TEST-NET-3, 203.0.113.0/24: the markers are 203.0.113.1, .2, ... per port. */
@@ -50,7 +50,9 @@ export type IgnoreReason =
   /** A probe (sender 0.0.0.0) of someone else: it names no address of theirs. */
   | "foreign-probe"
   /** Sender MAC broadcast, multicast or zero: not a host. */
-  | "bad-sender";
+  | "bad-sender"
+  /** An ARP reply sent to one of our ports: the scan asks nothing that is answered. */
+  | "unsolicited-reply";
 
 /** Decides what frames heard during a scan mean; built once per scan. */
 export class ScanListener {
@@ -78,6 +80,14 @@ export class ScanListener {
     }
     if (this.#byMac.has(sender)) return { kind: "ignored", reason: "own-mac" };
     if (!isHostMac(arp.sha)) return { kind: "ignored", reason: "bad-sender" };
+    // A probe is never answered to its sender (RFC 5227 replies are broadcast),
+    // so a reply addressed to us is forged or meant for another program.
+    if (
+      arp.op === ArpOp.reply &&
+      (this.#byMac.has(formatMac(arp.ethDst)) || this.#byMac.has(formatMac(arp.tha)))
+    ) {
+      return { kind: "ignored", reason: "unsolicited-reply" };
+    }
     if (arp.spa === 0) return { kind: "ignored", reason: "foreign-probe" };
     return { kind: "neighbour", mac: sender, ip: arp.spa };
   }

@@ -58,6 +58,11 @@ Deno.test("ScanListener: our marker from another port is a sighting; our own ech
     mac: "02:99:00:00:00:01",
     ip: parseIpv4("192.168.1.7"),
   });
+  // A reply sent to one of our ports answers nothing the scan asked.
+  const toUs = { ...reply("02:99:00:00:00:01", "192.168.1.7"), ethDst: macToBytes(PORTS[0]!.mac) };
+  assert.deepEqual(l.hear("eth0", toUs), { kind: "ignored", reason: "unsolicited-reply" });
+  const thaUs = { ...reply("02:99:00:00:00:01", "192.168.1.7"), tha: macToBytes(PORTS[2]!.mac) };
+  assert.deepEqual(l.hear("eth2", thaUs), { kind: "ignored", reason: "unsolicited-reply" });
 });
 
 Deno.test("markerAddress: TEST-NET-3, one per port, bounded", () => {
