@@ -7,6 +7,14 @@
 export * from "./types.ts";
 export { loadHost0 } from "./load.ts";
 export { DEFAULTS, parseMeshYaml } from "./parse_mesh_yaml.ts";
+export {
+  checkServedSubnets,
+  formatProblem,
+  pinnedSubnet,
+  type ServedSubnet,
+  type SettingsProblem,
+  type SubnetSettings,
+} from "./subnet_checks.ts";
 export { type LegacyConf, parseHost0Conf } from "./parse_host0_conf.ts";
 export {
   contentLines,

@@ -27,7 +27,9 @@ import {
   OverlayAccess as Access,
   type Reservation,
   type Settings,
+  type SourceAt,
 } from "./types.ts";
+import { checkPinnedSubnets, pinnedSubnet } from "./subnet_checks.ts";
 import { parseYaml, type Walker, type YNode } from "./yaml_walk.ts";
 
 /** Defaults that do not depend on the host0 or state directory. */
@@ -131,6 +133,12 @@ class Section {
     return this.entries.get(key)?.value;
   }
 
+  /** Where the key's value was written (the key's line when the value has none). */
+  at(key: string): SourceAt | undefined {
+    const e = this.entries.get(key);
+    return this.w.at(e?.value, e?.key);
+  }
+
   has(key: string): boolean {
     const e = this.entries.get(key);
     return e !== undefined && !(e.value === null || e.value === undefined);
@@ -196,8 +204,15 @@ class Section {
     return s === undefined ? undefined : s.startsWith("/") ? s : joinPath(this.host0Dir, s);
   }
 
-  /** A list of scalars, each converted. */
-  list<T>(key: string, convert: (v: unknown) => T | { error: string }): T[] | undefined {
+  /**
+   * A list of scalars, each converted. `at`, when given, gets where each kept
+   * item was written, in the same order, so later checks can name its line.
+   */
+  list<T>(
+    key: string,
+    convert: (v: unknown) => T | { error: string },
+    at?: (SourceAt | undefined)[],
+  ): T[] | undefined {
     const e = this.entries.get(key);
     if (!e || e.value === null || e.value === undefined) return undefined;
     const items = this.w.seq(e.value, this.where(key), e.key);
@@ -211,6 +226,7 @@ class Section {
         this.w.error(item, `${this.where(key)}[${i}]: ${(r as { error: string }).error}`, e.value);
       } else {
         out.push(r as T);
+        at?.push(this.w.at(item, e.value));
       }
     });
     return out;
@@ -262,7 +278,8 @@ function parseInterface(s: Section, name: string): InterfaceSettings {
   const address = s.read("address", addressValue);
   const subnet = s.cidr("subnet");
   const router = s.ip("router");
-  const dns = s.list("dns", ipValue);
+  const dnsAt: (SourceAt | undefined)[] = [];
+  const dns = s.list("dns", ipValue, dnsAt);
   let pool: { start: number; end: number } | undefined;
   if (s.has("pool")) {
     const p = s.sub("pool", ["start", "end"]);
@@ -275,14 +292,12 @@ function parseInterface(s: Section, name: string): InterfaceSettings {
       else pool = { start, end };
     }
   }
-  const net = subnet ??
-    (address
-      ? {
-        network:
-          (address.ip & (address.prefix === 0 ? 0 : (0xffffffff << (32 - address.prefix)))) >>> 0,
-        prefix: address.prefix,
-      }
-      : undefined);
+  const net = pinnedSubnet({
+    name,
+    mode,
+    ...optional("address", address),
+    ...optional("subnet", subnet),
+  });
   if (net && pool && !(cidrContains(net, pool.start) && cidrContains(net, pool.end))) {
     s.w.error(s.node("pool"), `${s.path}.pool is outside ${formatCidr(net)}`);
   }
@@ -297,6 +312,11 @@ function parseInterface(s: Section, name: string): InterfaceSettings {
     ...(pool ? { pool } : {}),
     ...(router !== undefined ? { router } : {}),
     ...(dns ? { dns } : {}),
+    at: {
+      ...optional("address", address && s.at("address")),
+      ...optional("router", router === undefined ? undefined : s.at("router")),
+      ...(dns ? { dns: dnsAt } : {}),
+    },
   };
 }
 
@@ -341,6 +361,7 @@ function parseReservations(s: Section): Reservation[] {
         ...(mac !== undefined ? { mac } : {}),
         ...(nodeId !== undefined ? { node: nodeId } : {}),
         ...(hostname !== undefined ? { hostname } : {}),
+        ...optional("at", r.at("ip")),
       });
     }
   });
@@ -368,6 +389,7 @@ export function parseMeshYaml(
   const s = new Section(walker, top, "", host0Dir);
 
   const stateDir = s.path_("state_dir") ?? joinPath(host0Dir, "state");
+  const beforePool = walker.issues.length;
   const subnetPoolList = s.list("subnet_pool", cidrValue);
   const poolNode = s.node("subnet_pool");
   if (isSeq(poolNode) && poolNode.items.length === 0) {
@@ -390,10 +412,12 @@ export function parseMeshYaml(
   const subnetPool = s.has("subnet_pool")
     ? subnetPoolList ?? []
     : legacy.subnetPool?.value ?? [parseCidr(DEFAULTS.subnetPool)];
+  const poolIssues = walker.issues.length - beforePool;
   const defaultSubnetSize = s.int("default_subnet_size", 8, 30) ??
     legacy.defaultSubnetSize?.value ?? DEFAULTS.defaultSubnetSize;
 
   const interfaces: Record<string, InterfaceSettings> = {};
+  const beforeInterfaces = walker.issues.length;
   const ifs = s.sub("interfaces", null);
   for (const [name, { value }] of ifs.entries) {
     if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(name)) {
@@ -407,6 +431,8 @@ export function parseMeshYaml(
     );
   }
 
+  const interfaceIssues = walker.issues.length - beforeInterfaces;
+
   const d = s.sub("dhcp", DHCP_KEYS);
   const domain = d.read(
     "domain",
@@ -415,12 +441,20 @@ export function parseMeshYaml(
         ? v
         : { error: "must be a domain name" },
   );
+  const dhcpDnsAt: (SourceAt | undefined)[] = [];
+  const dhcpDns = d.list("dns", ipValue, dhcpDnsAt);
   const dhcp = {
     leaseTime: d.int("lease_time", 60, 31536000) ?? DEFAULTS.leaseTime,
     ...(domain !== undefined ? { domain } : {}),
-    dns: d.list("dns", ipValue) ?? [],
+    dns: dhcpDns ?? [],
+    ...(dhcpDns ? { dnsAt: dhcpDnsAt } : {}),
     reservations: parseReservations(d),
   };
+  // A subnet or pool that failed to parse may hold reservations that would look stray.
+  const subnetsRead = poolIssues === 0 && interfaceIssues === 0;
+  for (const p of checkPinnedSubnets({ interfaces, dhcp, subnetPool }, subnetsRead)) {
+    walker.issues.push({ file: p.file ?? file, ...optional("line", p.line), message: p.message });
+  }
 
   const stateRel = (rel: string) => joinPath(stateDir, rel);
   const t = s.sub("tftp", TFTP_KEYS);

@@ -106,10 +106,14 @@ mirror: { dir: /srv/mirror, upstream: "https://example.org/alpine/" }
   assert.equal(s.interfaces.eth1!.mode, "proxy");
   assert.equal(s.dhcp.leaseTime, 600);
   assert.equal(s.dhcp.domain, "lab.example");
+  // `at` keeps where each value was written, for checks run after parsing
+  const at = (line: number) => ({ file: "/h/mesh.yaml", line });
   assert.deepEqual(s.dhcp.reservations, [
-    { mac: "aa:bb:cc:dd:ee:ff", ip: parseIpv4("10.20.0.5"), hostname: "box" },
-    { node: "0a1b2c3d", ip: parseIpv4("10.20.0.6") },
+    { mac: "aa:bb:cc:dd:ee:ff", ip: parseIpv4("10.20.0.5"), hostname: "box", at: at(19) },
+    { node: "0a1b2c3d", ip: parseIpv4("10.20.0.6"), at: at(20) },
   ]);
+  assert.deepEqual(s.dhcp.dnsAt, [at(17)]);
+  assert.deepEqual(eth0.at, { address: at(8), router: at(11), dns: [at(12), at(12)] });
   assert.deepEqual(s.tftp, {
     address: parseIpv4("10.20.0.1"),
     port: 6969,

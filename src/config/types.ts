@@ -34,6 +34,24 @@ export interface InterfaceAddress {
   readonly prefix: number;
 }
 
+/**
+ * Where a setting was written (file and 1-based line), kept so that checks
+ * run after parsing (e.g. by the daemon against the subnets it planned) can
+ * still name `file:line`. Absent on settings built in code.
+ */
+export interface SourceAt {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** Where the located keys of one interface were written. */
+export interface InterfaceSources {
+  readonly address?: SourceAt;
+  readonly router?: SourceAt;
+  /** Where each `dns` entry was written, in the same order (undefined when not known). */
+  readonly dns?: readonly (SourceAt | undefined)[];
+}
+
 /** Per-interface settings (`interfaces.<name>` in mesh.yaml). IPs are u32. */
 export interface InterfaceSettings {
   readonly name: string;
@@ -43,6 +61,7 @@ export interface InterfaceSettings {
   readonly pool?: { readonly start: number; readonly end: number };
   readonly router?: number;
   readonly dns?: readonly number[];
+  readonly at?: InterfaceSources;
 }
 
 /** A fixed address for a node, by MAC or by node id. */
@@ -51,12 +70,16 @@ export interface Reservation {
   readonly node?: string;
   readonly ip: number;
   readonly hostname?: string;
+  /** Where its `ip` was written. */
+  readonly at?: SourceAt;
 }
 
 export interface DhcpSettings {
   readonly leaseTime: number;
   readonly domain?: string;
   readonly dns: readonly number[];
+  /** `dnsAt[i]` is where `dns[i]` was written (absent when dns was not set). */
+  readonly dnsAt?: readonly (SourceAt | undefined)[];
   readonly reservations: readonly Reservation[];
 }
 

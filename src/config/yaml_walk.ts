@@ -6,6 +6,7 @@
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { ConfigIssue } from "../errors.ts";
 import { hint } from "./suggest.ts";
+import type { SourceAt } from "./types.ts";
 
 /** A node from a parsed document (null for an empty value). */
 export type YNode = Node | null | undefined;
@@ -37,6 +38,12 @@ export class Walker {
   lineOf(node: YNode): number | undefined {
     const start = node?.range?.[0];
     return start === undefined ? undefined : this.lc.linePos(start).line;
+  }
+
+  /** Where the node was written (the fallback's line when it has none), for later checks. */
+  at(node: YNode, fallback?: YNode): SourceAt | undefined {
+    const line = this.lineOf(node) ?? this.lineOf(fallback);
+    return line === undefined ? undefined : { file: this.file, line };
   }
 
   error(node: YNode, message: string, fallback?: YNode): void {

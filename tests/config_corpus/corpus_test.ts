@@ -139,6 +139,14 @@ const CASES: [string, (t: Tree) => Promise<string>][] = [
     );
     return `mesh.yaml:${n}: default_subnet_size: must be an integer 8..30`;
   }],
+  ["router-outside-subnet", async (t) => {
+    const n = await t.replaceLine("mesh.yaml", "router: 10.11.0.1", "    router: 10.9.0.1");
+    return `mesh.yaml:${n}: interfaces.eth0.router 10.9.0.1 is outside 10.11.0.0/24`;
+  }],
+  ["reservation-outside-every-subnet", async (t) => {
+    const n = await t.replaceLine("mesh.yaml", "ip: 10.11.0.11", "      ip: 192.168.7.11");
+    return `mesh.yaml:${n}: reservation node 5e2d9a41 ip 192.168.7.11 is outside every subnet`;
+  }],
   ["bad-package-name", async (t) => {
     const n = await t.replaceLine(`${S1}/packages`, "e2fsprogs", "E2fsprogs");
     return `${S1}/packages:${n}: "E2fsprogs" is not a package name`;
