@@ -108,6 +108,7 @@ export const PURE: readonly PureEntry[] = [
   { path: "src/http/range.ts" },
   { path: "src/http/conditional.ts" },
   { path: "src/http/content_type.ts" },
+  { path: "src/net/netlink.ts" },
 ];
 
 /** Accepted exceptions. Keep it short, and say why. */

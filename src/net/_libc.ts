@@ -1,6 +1,7 @@
 /**
  * @module
- * The libc symbols mesh needs for raw frames and device-bound UDP sockets.
+ * The libc symbols mesh needs for raw frames, device-bound UDP sockets and
+ * rtnetlink.
  * Private to src/net: nothing outside this folder calls libc.
  *
  * The calls that wait (the reactor's `epoll_wait`, the HTTP engine's
@@ -72,6 +73,14 @@ export function libc(): Libc {
 export const C = {
   AF_INET: 2,
   AF_PACKET: 17,
+  /** rtnetlink (netlink_socket.ts): link and address dumps, changes and notifications. */
+  AF_NETLINK: 16,
+  NETLINK_ROUTE: 0,
+  SOL_NETLINK: 270,
+  /** Errors echo only the request's header, not the whole request. */
+  NETLINK_CAP_ACK: 10,
+  /** Errors carry the kernel's explanation (extended ack). */
+  NETLINK_EXT_ACK: 11,
   SOCK_STREAM: 1,
   SOCK_DGRAM: 2,
   SOCK_RAW: 3,
@@ -122,12 +131,17 @@ export const C = {
   O_NOFOLLOW: 0o400000,
   AT_EMPTY_PATH: 0x1000,
   STATX_BASIC_STATS: 0x7ff,
+  ENOENT: 2,
+  ESRCH: 3,
   EINTR: 4,
+  EEXIST: 17,
+  ENODEV: 19,
   EAGAIN: 11,
   EMFILE: 24,
   ENFILE: 23,
   EPIPE: 32,
   EADDRINUSE: 98,
+  EADDRNOTAVAIL: 99,
   ECONNABORTED: 103,
   ECONNRESET: 104,
   ENOBUFS: 105,

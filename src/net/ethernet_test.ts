@@ -10,7 +10,6 @@ import {
 } from "./ethernet.ts";
 import { DecodeError } from "../errors.ts";
 import { bpfUdpDstPort, encodeBpf } from "./bpf.ts";
-import { parseIpJson } from "./interfaces.ts";
 
 Deno.test("encodeUdpFrame() into a used buffer equals a fresh frame and decodes with valid checksums", () => {
   fc.assert(fc.property(
@@ -145,32 +144,4 @@ Deno.test("the BPF program for a UDP port is 11 instructions ending in accept/dr
   assert.equal(v.getUint32(8 * 8 + 4, true), 67); // jeq port
   assert.equal(v.getUint16(10 * 8, true), 0x06); // ret
   assert.equal(v.getUint32(10 * 8 + 4, true), 0); // drop
-});
-
-Deno.test("parseIpJson reads names, MACs and IPv4 prefixes", () => {
-  const list = parseIpJson(JSON.stringify([
-    {
-      ifindex: 1,
-      ifname: "lo",
-      flags: ["LOOPBACK", "UP"],
-      address: "00:00:00:00:00:00",
-      addr_info: [{ family: "inet", local: "127.0.0.1", prefixlen: 8 }],
-    },
-    {
-      ifindex: 7,
-      ifname: "eth0",
-      flags: ["BROADCAST", "UP"],
-      address: "02:AA:00:00:00:01",
-      addr_info: [{ family: "inet", local: "10.81.0.1", prefixlen: 24 }, {
-        family: "inet6",
-        local: "fe80::1",
-        prefixlen: 64,
-      }],
-    },
-  ]));
-  assert.equal(list.length, 2);
-  assert.equal(list[1]!.mac, "02:aa:00:00:00:01");
-  assert.equal(list[1]!.ipv4.length, 1);
-  assert.equal(list[1]!.ipv4[0]!.subnet.network, 0x0a510000);
-  assert.equal(list[1]!.ipv4[0]!.prefix, 24);
 });

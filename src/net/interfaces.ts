@@ -1,16 +1,12 @@
 /**
  * @module
- * Local network interfaces: name, index, MAC and IPv4 addresses, read from
- * /sys/class/net and `ip -j addr` (iproute2 is present wherever mesh runs).
+ * Local network interfaces: name, index, MAC, link state and IPv4 addresses,
+ * read over rtnetlink (netlink_socket.ts; no subprocess), and a link's MAC
+ * from /sys/class/net for the callers that need it synchronously.
  */
-import {
-  type Cidr,
-  formatMac,
-  type MacAddress,
-  parseIpv4,
-  parseMac,
-  prefixMask,
-} from "../wire/mod.ts";
+import { type Cidr, formatMac, type MacAddress, parseMac, prefixMask } from "../wire/mod.ts";
+import { type LinkAddress, listAddresses, listLinks } from "./netlink_socket.ts";
+import type { LinkInfo } from "./netlink.ts";
 
 /** One IPv4 address on an interface. */
 export interface InterfaceAddress {
@@ -24,56 +20,55 @@ export interface InterfaceAddress {
 export interface NetInterface {
   readonly name: string;
   readonly ifindex: number;
+  /** All zeros for a link without an Ethernet address (tun, ipip). */
   readonly mac: MacAddress;
+  /** Administratively up (IFF_UP). */
   readonly up: boolean;
+  /** The link layer has carrier (IFF_LOWER_UP). */
+  readonly carrier: boolean;
+  readonly mtu: number;
+  /** "veth", "bridge", "vxlan", ...; null for a plain NIC. */
+  readonly kind: string | null;
+  readonly loopback: boolean;
+  readonly ethernet: boolean;
+  readonly speedMbps: number | null;
+  /** ifindex of the bridge or bond it is enslaved to. */
+  readonly master: number | null;
+  /** Primary addresses first, as the kernel lists them. */
   readonly ipv4: readonly InterfaceAddress[];
 }
 
-interface IpJsonAddr {
-  ifname?: string;
-  ifindex?: number;
-  address?: string;
-  flags?: string[];
-  addr_info?: { family?: string; local?: string; prefixlen?: number }[];
-}
+const NO_MAC: MacAddress = "00:00:00:00:00:00";
 
-/** Parses `ip -j addr` output. Pure. */
-export function parseIpJson(text: string): NetInterface[] {
-  const rows = JSON.parse(text) as IpJsonAddr[];
-  const out: NetInterface[] = [];
-  for (const r of rows) {
-    if (!r.ifname || r.ifindex === undefined) continue;
-    let mac = "00:00:00:00:00:00";
-    try {
-      if (r.address) mac = parseMac(r.address);
-    } catch { /* not Ethernet (tun, ipip): keep zeros */ }
-    const ipv4: InterfaceAddress[] = [];
-    for (const a of r.addr_info ?? []) {
-      if (a.family !== "inet" || !a.local || a.prefixlen === undefined) continue;
-      const ip = parseIpv4(a.local);
-      ipv4.push({
-        ip,
-        prefix: a.prefixlen,
-        subnet: { network: (ip & prefixMask(a.prefixlen)) >>> 0, prefix: a.prefixlen },
-      });
-    }
-    out.push({ name: r.ifname, ifindex: r.ifindex, mac, up: (r.flags ?? []).includes("UP"), ipv4 });
-  }
-  return out;
+/** Joins links and addresses by ifindex. Pure. */
+export function joinInterfaces(
+  links: readonly LinkInfo[],
+  addresses: readonly LinkAddress[],
+): NetInterface[] {
+  return links.map((l) => ({
+    name: l.name,
+    ifindex: l.ifindex,
+    mac: l.mac ?? NO_MAC,
+    up: l.up,
+    carrier: l.carrier,
+    mtu: l.mtu,
+    kind: l.kind,
+    loopback: l.loopback,
+    ethernet: l.ethernet,
+    speedMbps: l.speedMbps,
+    master: l.master,
+    ipv4: addresses.filter((a) => a.ifindex === l.ifindex).map((a) => ({
+      ip: a.ip,
+      prefix: a.prefix,
+      subnet: { network: (a.ip & prefixMask(a.prefix)) >>> 0, prefix: a.prefix },
+    })),
+  }));
 }
 
 /** All interfaces of the current network namespace. */
 export async function listInterfaces(): Promise<NetInterface[]> {
-  const out = await new Deno.Command("ip", {
-    args: ["-j", "addr", "show"],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  if (!out.success) {
-    throw new Error(`ip -j addr failed: ${new TextDecoder().decode(out.stderr).trim()}`);
-  }
-  return parseIpJson(new TextDecoder().decode(out.stdout));
+  const [links, addresses] = await Promise.all([listLinks(), listAddresses()]);
+  return joinInterfaces(links, addresses);
 }
 
 /** One interface by name; throws when it does not exist. */

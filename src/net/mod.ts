@@ -1,7 +1,8 @@
 /**
  * @module
  * Networking: Ethernet/IPv4/UDP frame codecs for raw sockets (pure), and the
- * only code in mesh that touches sockets or FFI. Addresses, CIDR math, byte
+ * only code in mesh that touches sockets or FFI, rtnetlink included (links,
+ * addresses and their changes). Addresses, CIDR math, byte
  * readers/writers and checksums are in src/wire.
  */
 export {
@@ -23,10 +24,22 @@ export {
   getInterface,
   type InterfaceAddress,
   interfaceMac,
+  joinInterfaces,
   listInterfaces,
   type NetInterface,
-  parseIpJson,
 } from "./interfaces.ts";
+export {
+  addAddress,
+  deleteAddress,
+  type LinkAddress,
+  type LinkEvent,
+  LinkMonitor,
+  type LinkMonitorOptions,
+  listAddresses,
+  listLinks,
+  NetlinkError,
+} from "./netlink_socket.ts";
+export type { LinkInfo } from "./netlink.ts";
 export {
   type DhcpDatagram,
   DhcpTransport,
