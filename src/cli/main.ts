@@ -11,6 +11,7 @@ import { setupLogging } from "../log.ts";
 import { bashCompletion, type CommandSpec, fishCompletion, zshCompletion } from "./completions.ts";
 import { configCheck, systemConfigure } from "./config_cmds.ts";
 import { type GlobalOptions, out } from "./context.ts";
+import { netScan, netShow } from "./net_cmds.ts";
 import { dhcpLeases, nodeInfo, nodeList } from "./node_cmds.ts";
 import { nodeForget } from "./node_forget.ts";
 import { serveCommand } from "./serve_cmd.ts";
@@ -87,6 +88,14 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
     forget as unknown as Command,
     (g) => nodeForget(g, (forget.opts() as { node: string }).node),
   );
+
+  const net = program.command("net").description("the network as mesh finds it");
+  const scan = net.command("scan").description(
+    "scan every port with ARP now: which ports share a switch, neighbours, planned subnets",
+  );
+  on(scan as unknown as Command, (g) => netScan(g));
+  const show = net.command("show").description("the network map the daemon works from");
+  on(show as unknown as Command, (g) => netShow(g));
 
   const dhcp = program.command("dhcp").description("DHCP server state");
   const leases = dhcp.command("leases").description("DHCP leases (bound ones unless --all)")

@@ -15,7 +15,7 @@ import { parseMeshYaml } from "./parse_mesh_yaml.ts";
 import { parseNetworkConf } from "./parse_network.ts";
 import { parseManifest } from "./manifest.ts";
 import { joinPath } from "./paths.ts";
-import type { Group, Host0, Machine, ManifestLine, Network } from "./types.ts";
+import type { Group, Host0, Machine, ManifestLine, Network, Settings } from "./types.ts";
 
 /** File text, or null when it does not exist. Other errors become issues. */
 async function readOptional(path: string, issues: ConfigIssue[]): Promise<string | null> {
@@ -210,6 +210,29 @@ async function loadMachine(
   return { machine, issues };
 }
 
+/** mesh.yaml over host0.conf's legacy keys, problems appended to `issues`. */
+async function readSettings(dir: string, issues: ConfigIssue[]): Promise<Settings> {
+  const p = (rel: string) => joinPath(dir, rel);
+  const confText = await readOptional(p("host0.conf"), issues);
+  const legacy = confText === null
+    ? {}
+    : collect(parseHost0Conf(confText, p("host0.conf")), issues);
+  const yamlText = await readOptional(p("mesh.yaml"), issues);
+  return collect(parseMeshYaml(yamlText, p("mesh.yaml"), dir, legacy), issues);
+}
+
+/**
+ * The settings of the central node alone (mesh.yaml, host0.conf), for
+ * commands that need nothing of the machines (`mesh net scan`). Throws one
+ * ConfigError listing every problem in those two files.
+ */
+export async function loadSettings(dir: string): Promise<Settings> {
+  const issues: ConfigIssue[] = [];
+  const settings = await readSettings(dir, issues);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return settings;
+}
+
 /**
  * Loads and validates the /host0 tree at `dir`. Issue file names are `dir`
  * joined with the relative path, as the user would type them. Throws one
@@ -233,12 +256,7 @@ export async function loadHost0(dir: string): Promise<Host0> {
   const p = (rel: string) => joinPath(dir, rel);
   const check = sourceChecker(realDir);
 
-  const confText = await readOptional(p("host0.conf"), issues);
-  const legacy = confText === null
-    ? {}
-    : collect(parseHost0Conf(confText, p("host0.conf")), issues);
-  const yamlText = await readOptional(p("mesh.yaml"), issues);
-  const settings = collect(parseMeshYaml(yamlText, p("mesh.yaml"), dir, legacy), issues);
+  const settings = await readSettings(dir, issues);
 
   const groupNames = (await subdirs(p("groups"))) ?? [];
   const groupResults = await Promise.all(

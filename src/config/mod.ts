@@ -5,7 +5,7 @@
  * are exported for `mesh config check` and tests.
  */
 export * from "./types.ts";
-export { loadHost0 } from "./load.ts";
+export { loadHost0, loadSettings } from "./load.ts";
 export { DEFAULTS, parseMeshYaml } from "./parse_mesh_yaml.ts";
 export {
   checkServedSubnets,

@@ -54,6 +54,8 @@ export const DEFAULTS = {
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 10_000,
   },
+  // The ARP scan: 8 ports in about 1 s; a segment away for a week loses its subnet.
+  scan: { probes: 3, intervalMs: 30, settleMs: 250, subnetHoldHours: 168 },
   boot: {
     ipxeDir: "/usr/lib/ipxe",
     bios: "undionly.kpxe",
@@ -74,7 +76,9 @@ const TOP_KEYS = [
   "http",
   "boot",
   "mirror",
+  "scan",
 ] as const;
+const SCAN_KEYS = ["probes", "interval_ms", "settle_ms", "subnet_hold_hours"] as const;
 const IFACE_KEYS = ["mode", "address", "subnet", "pool", "router", "dns"] as const;
 const DHCP_KEYS = ["lease_time", "domain", "dns", "reservations"] as const;
 const RESERVATION_KEYS = ["mac", "node", "ip", "hostname"] as const;
@@ -456,6 +460,15 @@ export function parseMeshYaml(
     walker.issues.push({ file: p.file ?? file, ...optional("line", p.line), message: p.message });
   }
 
+  const sc = s.sub("scan", SCAN_KEYS);
+  const scan = {
+    probes: sc.int("probes", 1, 20) ?? DEFAULTS.scan.probes,
+    intervalMs: sc.int("interval_ms", 1, 1000) ?? DEFAULTS.scan.intervalMs,
+    settleMs: sc.int("settle_ms", 0, 10000) ?? DEFAULTS.scan.settleMs,
+    subnetHoldMs: (sc.int("subnet_hold_hours", 0, 87600) ?? DEFAULTS.scan.subnetHoldHours) *
+      3_600_000,
+  };
+
   const stateRel = (rel: string) => joinPath(stateDir, rel);
   const t = s.sub("tftp", TFTP_KEYS);
   const tftp = {
@@ -535,7 +548,18 @@ export function parseMeshYaml(
   // In file order, whatever order the sections were checked in.
   const issues: ConfigIssue[] = walker.issues.toSorted((a, b) => (a.line ?? 0) - (b.line ?? 0));
   return {
-    value: { stateDir, subnetPool, defaultSubnetSize, interfaces, dhcp, tftp, http, boot, mirror },
+    value: {
+      stateDir,
+      subnetPool,
+      defaultSubnetSize,
+      interfaces,
+      scan,
+      dhcp,
+      tftp,
+      http,
+      boot,
+      mirror,
+    },
     issues,
   };
 }

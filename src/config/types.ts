@@ -130,12 +130,21 @@ export interface MirrorSettings {
   readonly upstream?: string;
 }
 
+/** The ARP scan's timings (`scan` in mesh.yaml) and how long a segment away keeps its subnet. */
+export interface ScanSettings {
+  readonly probes: number;
+  readonly intervalMs: number;
+  readonly settleMs: number;
+  readonly subnetHoldMs: number;
+}
+
 /** Settings of the central node, every default applied, paths absolute or as given. */
 export interface Settings {
   readonly stateDir: string;
   readonly subnetPool: readonly Cidr[];
   readonly defaultSubnetSize: number;
   readonly interfaces: Readonly<Record<string, InterfaceSettings>>;
+  readonly scan: ScanSettings;
   readonly dhcp: DhcpSettings;
   readonly tftp: TftpSettings;
   readonly http: HttpSettings;

@@ -21,14 +21,23 @@ import {
   loadOverlayIndex,
   serveHttp,
 } from "../http/mod.ts";
-import { listInterfaces } from "../net/mod.ts";
+import { LinkMonitor } from "../net/mod.ts";
 import { formatIpv4 } from "../wire/mod.ts";
-import { acquireStateLock, LeaseStore, NodeStore, openStore, Stage } from "../store/mod.ts";
+import {
+  acquireStateLock,
+  LeaseStore,
+  NetStore,
+  NodeStore,
+  openStore,
+  Stage,
+} from "../store/mod.ts";
 import { startTftpServer, type TransferStats } from "../tftp/mod.ts";
 import { installIpxeBinaries } from "./boot_assets.ts";
 import { SwappableCatalog } from "./catalog.ts";
 import { SqliteLeaseLookup } from "./lease_lookup.ts";
-import { planServerInterfaces, type ServedInterface } from "./segments.ts";
+import { type NetScan, type NetScanOptions, scanNetwork } from "./net_scan.ts";
+import type { ServedInterface } from "./segments.ts";
+import { servedInterface, ServedNet } from "./served_net.ts";
 import { superviseState } from "./state_health.ts";
 
 const log = getLogger(["mesh", "daemon"]);
@@ -155,12 +164,30 @@ async function serve(
   const binaries = await installIpxeBinaries(settings.boot, bootDir);
   log.info("boot files ready", { dir: bootDir, files: binaries });
 
-  const plan = planServerInterfaces(settings, await listInterfaces());
-  if (plan.errors.length > 0) throw new Error(plan.errors[0]);
-  for (const s of plan.skipped) log.info("interface not served", { if: s.name, reason: s.reason });
+  const net = new NetStore(store.db);
+  const scanOpts: NetScanOptions = {
+    settings,
+    store: net,
+    timings: {
+      probes: settings.scan.probes,
+      intervalMs: settings.scan.intervalMs,
+      settleMs: settings.scan.settleMs,
+    },
+    holdMs: settings.scan.subnetHoldMs,
+    signal: stop.signal,
+  };
+  const first = await scanNetwork(scanOpts, true);
+  for (const name of first.missing) {
+    if (settings.interfaces[name]?.mode === "server") {
+      throw new Error(
+        `interface ${name} (mesh.yaml interfaces.${name}) does not exist on this machine`,
+      );
+    }
+  }
+  logScan(first);
 
   const paths = bootPaths(settings);
-  const base = publicBase(settings, plan.served);
+  const base = publicBase(settings, first.map.served.map((s) => servedInterface(s, settings)));
   const leaseLookup = new SqliteLeaseLookup(leases);
   const apiAccess = await apiAccessOf(settings);
 
@@ -241,8 +268,10 @@ async function serve(
   }
   cleanups.push(() => tftp.close());
 
-  // DHCP on every interface in server mode.
-  if (plan.served.length > 0) {
+  let servedNet: ServedNet;
+  // DHCP on every served segment, one service each, so a rescan that
+  // changes one segment leaves the others serving.
+  {
     const boot = (_segment: string, serverIp: number): BootFilesConfig => ({
       tftpServer: serverIp,
       httpBase: `http://${formatIpv4(serverIp)}${
@@ -254,10 +283,9 @@ async function serve(
       ...(settings.boot.efiArm64 ? { efiArm64: settings.boot.efiArm64 } : {}),
       bootScriptPath: "/boot.ipxe",
     });
-    let dhcp;
-    try {
-      dhcp = startDhcpService({
-        interfaces: plan.served.map((s) => ({
+    const startDhcp = (s: ServedInterface) =>
+      startDhcpService({
+        interfaces: [{
           name: s.name,
           serverIp: s.serverIp,
           subnet: s.subnet,
@@ -266,7 +294,7 @@ async function serve(
           dns: [...s.dns],
           ...(settings.dhcp.domain !== undefined ? { domain: settings.dhcp.domain } : {}),
           leaseTime: settings.dhcp.leaseTime,
-        })),
+        }],
         reservations: settings.dhcp.reservations.map((r) => ({ ...r })),
         boot,
         store: leases,
@@ -285,18 +313,21 @@ async function serve(
           });
         },
       });
-    } catch (e) {
-      const msg = (e as Error).message;
-      throw new Error(msg.startsWith("dhcp:") ? msg : `dhcp: ${msg}`);
-    }
-    cleanups.push(() => dhcp.close());
+    servedNet = new ServedNet({
+      settings,
+      startDhcp,
+      record: (kind, segment, detail) => net.record(Date.now(), [{ kind, segment, detail }]),
+    });
+    const sn = servedNet;
+    cleanups.push(() => sn.close());
+    await sn.apply(first, true);
   }
 
   const info: DaemonInfo = {
     stateDir,
     http: http.addr,
     tftp: { hostname: tftp.addr.hostname, port: tftp.addr.port },
-    dhcp: plan.served.map((s) => s.name),
+    dhcp: servedNet.served.map((s) => s.name),
     publicBase: base,
   };
   log.info("mesh serving", { ...info });
@@ -308,9 +339,27 @@ async function serve(
   }
   opts.onReady?.(info);
 
-  // SIGHUP: reload /host0 one at a time; never drop what is served on failure.
+  // Rescans (link changes, SIGHUP) and reloads run one at a time.
   let reloading = Promise.resolve();
+  const rescan = (why: string) => {
+    reloading = reloading.then(async () => {
+      if (stop.signal.aborted) return;
+      try {
+        const next = await scanNetwork(scanOpts, true);
+        if (stop.signal.aborted) return;
+        logScan(next, why);
+        await servedNet.apply(next, false);
+      } catch (e) {
+        log.error("rescan failed; the segments stay as they were", { why, error: String(e) });
+      }
+    });
+  };
+  const monitor = watchLinks(first.ports, () => rescan("link change"));
+  cleanups.push(() => monitor.close());
+
+  // SIGHUP: reload /host0 one at a time; never drop what is served on failure.
   const reload = () => {
+    rescan("SIGHUP");
     reloading = reloading.then(async () => {
       try {
         const next = await loadHost0(opts.host0Dir);
@@ -346,6 +395,69 @@ async function serve(
   await reloading;
   log.info("mesh stopping");
   return health.exitCode;
+}
+
+/** One line per segment, and one per change since the last map. */
+function logScan(scan: NetScan, why = "start"): void {
+  log.info("network scanned", {
+    why,
+    ports: scan.ports.length,
+    segments: scan.map.segments.length,
+    ms: Math.round(scan.scan.durationMs),
+    ignored: scan.scan.ignored,
+  });
+  for (const s of scan.map.segments) {
+    log.info("segment", {
+      id: s.id,
+      interfaces: s.interfaces,
+      link: s.link,
+      subnet: s.subnet,
+      mode: s.mode,
+      served: s.served,
+      reason: s.reason,
+    });
+  }
+  for (const e of scan.map.events) log.info("network changed", { ...e });
+}
+
+/** Quiet time after a link change before the rescan (a cable plugged in flaps a few times). */
+const LINK_SETTLE_MS = 500;
+
+/**
+ * Calls `changed` once a burst of carrier changes has settled. Address
+ * changes (ours included) and other link messages do not count: only a
+ * port's carrier or admin state going up or down changes the map.
+ */
+function watchLinks(
+  ports: NetScan["ports"],
+  changed: () => void,
+): { close(): void } {
+  const state = new Map<string, boolean>(ports.map((p) => [p.name, p.carrier]));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const kick = () => {
+    clearTimeout(timer);
+    timer = setTimeout(changed, LINK_SETTLE_MS);
+  };
+  let monitor: LinkMonitor;
+  try {
+    monitor = new LinkMonitor((ev) => {
+      if (ev.type === "overflow") return kick();
+      if (ev.type !== "link") return;
+      const up = !ev.removed && ev.link.up && ev.link.carrier;
+      if (state.get(ev.link.name) === up) return;
+      state.set(ev.link.name, up);
+      kick();
+    });
+  } catch (e) {
+    log.warn("link changes are not watched; SIGHUP rescans", { error: String(e) });
+    return { close: () => {} };
+  }
+  return {
+    close() {
+      clearTimeout(timer);
+      monitor.close();
+    },
+  };
 }
 
 /** http.api_access as the HTTP service takes it, with the token read from its file. */

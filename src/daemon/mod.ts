@@ -7,3 +7,11 @@ export { installIpxeBinaries, wantedBinaries } from "./boot_assets.ts";
 export { SwappableCatalog } from "./catalog.ts";
 export { SqliteLeaseLookup } from "./lease_lookup.ts";
 export { defaultPool, planServerInterfaces, type ServedInterface } from "./segments.ts";
+export {
+  DEFAULT_SUBNET_HOLD_MS,
+  type NetScan,
+  type NetScanOptions,
+  portState,
+  scanCandidates,
+  scanNetwork,
+} from "./net_scan.ts";

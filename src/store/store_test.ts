@@ -16,7 +16,9 @@ Deno.test("openStore() migrates a new database and reopens it at the same versio
       (s.db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as {
         name: string;
       }[]).map((r) => r.name);
-    for (const t of ["leases", "net_events", "node_events", "nodes", "segments", "subnet_allocations"]) {
+    for (
+      const t of ["leases", "net_events", "node_events", "nodes", "segments", "subnet_allocations"]
+    ) {
       assert.ok(tables.includes(t), `table ${t}`);
     }
     assert.equal(

@@ -151,14 +151,59 @@ function processAlive(pid: number): boolean {
  * each with eth0 (a veth whose peer is enslaved to br0). Lab ids are unique per
  * process, so parallel tests do not collide.
  */
-export async function createLab(prefix: string, hosts: readonly HostSpec[]): Promise<Lab> {
+export function createLab(prefix: string, hosts: readonly HostSpec[]): Promise<Lab> {
+  return createNetLab(prefix, {
+    switches: ["br0"],
+    hosts: hosts.map((h) => ({
+      name: h.name,
+      ports: [{
+        name: "eth0",
+        switch: "br0",
+        ...(h.address ? { address: h.address } : {}),
+        ...(h.netem ? { qdisc: h.netem } : {}),
+      }],
+    })),
+  });
+}
+
+/** One port of a host in a multi-switch lab. */
+export interface PortSpec {
+  /** Interface name in the host, e.g. "eth0". */
+  readonly name: string;
+  /** The bridge it plugs into (one of `switches`). */
+  readonly switch: string;
+  readonly address?: string;
+  /** `tc qdisc add dev <port> root ...` args. */
+  readonly qdisc?: readonly string[];
+  /** False: the switch side stays down, so the host's port has no carrier. */
+  readonly carrier?: boolean;
+}
+
+export interface NetLabSpec {
+  /** Bridge names, all in the lab's switch namespace. */
+  readonly switches: readonly string[];
+  readonly hosts: readonly { readonly name: string; readonly ports: readonly PortSpec[] }[];
+}
+
+/** A lab that can also plug and unplug a host's port (its switch side). */
+export interface NetLab extends Lab {
+  /** Sets the switch side of `host`'s `port` down (unplugged) or up (plugged). */
+  plug(host: string, port: string, up: boolean): Promise<void>;
+}
+
+/**
+ * Builds a lab with several switches (bridges in one switch namespace) and
+ * hosts with any number of ports, each plugged into one switch.
+ */
+export async function createNetLab(prefix: string, spec: NetLabSpec): Promise<NetLab> {
   await sweepStaleLabs();
   const id = `${prefix}${Deno.pid}x${counter++}`;
   const sw = `${id}-sw`;
   const created: string[] = [];
   const children: Deno.ChildProcess[] = [];
+  const peers = new Map<string, string>();
   const ns = (h: string) => `${id}-${h}`;
-  const lab: Lab = {
+  const lab: NetLab = {
     id,
     ns,
     exec: (host, cmd, opts) => run(["ip", "netns", "exec", ns(host), ...cmd], opts),
@@ -172,6 +217,11 @@ export async function createLab(prefix: string, hosts: readonly HostSpec[]): Pro
       }).spawn();
       children.push(child);
       return child;
+    },
+    async plug(host, port, up) {
+      const peer = peers.get(`${host}/${port}`);
+      if (peer === undefined) throw new Error(`no port ${port} on ${host}`);
+      await must(["ip", "-n", sw, "link", "set", peer, up ? "up" : "down"]);
     },
     async cleanup() {
       for (const c of children) {
@@ -192,48 +242,54 @@ export async function createLab(prefix: string, hosts: readonly HostSpec[]): Pro
   try {
     await must(["ip", "netns", "add", sw]);
     created.push(sw);
-    await must(["ip", "-n", sw, "link", "add", "br0", "type", "bridge", "forward_delay", "0"]);
-    await must(["ip", "-n", sw, "link", "set", "br0", "up"]);
     await must(["ip", "-n", sw, "link", "set", "lo", "up"]);
+    for (const br of spec.switches) {
+      await must(["ip", "-n", sw, "link", "add", br, "type", "bridge", "forward_delay", "0"]);
+      await must(["ip", "-n", sw, "link", "set", br, "up"]);
+    }
     let i = 0;
-    for (const h of hosts) {
+    for (const h of spec.hosts) {
       const n = ns(h.name);
       await must(["ip", "netns", "add", n]);
       created.push(n);
-      const peer = `p${i++}`;
-      await must([
-        "ip",
-        "link",
-        "add",
-        "eth0",
-        "netns",
-        n,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        peer,
-        "netns",
-        sw,
-      ]);
-      await must(["ip", "-n", sw, "link", "set", peer, "master", "br0", "up"]);
       await must(["ip", "-n", n, "link", "set", "lo", "up"]);
-      await must(["ip", "-n", n, "link", "set", "eth0", "up"]);
-      if (h.address) await must(["ip", "-n", n, "addr", "add", h.address, "dev", "eth0"]);
-      if (h.netem) {
+      for (const p of h.ports) {
+        const peer = `p${i++}`;
+        peers.set(`${h.name}/${p.name}`, peer);
         await must([
           "ip",
-          "netns",
-          "exec",
-          n,
-          "tc",
-          "qdisc",
+          "link",
           "add",
-          "dev",
-          "eth0",
-          "root",
-          ...h.netem,
+          p.name,
+          "netns",
+          n,
+          "type",
+          "veth",
+          "peer",
+          "name",
+          peer,
+          "netns",
+          sw,
         ]);
+        await must(["ip", "-n", sw, "link", "set", peer, "master", p.switch]);
+        if (p.carrier !== false) await must(["ip", "-n", sw, "link", "set", peer, "up"]);
+        await must(["ip", "-n", n, "link", "set", p.name, "up"]);
+        if (p.address) await must(["ip", "-n", n, "addr", "add", p.address, "dev", p.name]);
+        if (p.qdisc) {
+          await must([
+            "ip",
+            "netns",
+            "exec",
+            n,
+            "tc",
+            "qdisc",
+            "add",
+            "dev",
+            p.name,
+            "root",
+            ...p.qdisc,
+          ]);
+        }
       }
     }
   } catch (e) {

@@ -1,0 +1,149 @@
+/**
+ * @module
+ * The segments the daemon serves, kept in step with the network map: for
+ * each served segment our address on its port (added with netlink when it
+ * is not there, removed on stop only if we added it) and one DHCP service.
+ * Applying a new map touches only the segments whose port, subnet or
+ * address changed; the others keep serving without a pause.
+ */
+import { getLogger } from "@logtape/logtape";
+import { checkServedSubnets, formatProblem, type Settings } from "../config/mod.ts";
+import { addAddress, deleteAddress } from "../net/mod.ts";
+import type { ServedSegment } from "../topology/mod.ts";
+import { formatCidr, formatIpv4 } from "../wire/mod.ts";
+import type { NetScan } from "./net_scan.ts";
+import { defaultPool, type ServedInterface } from "./segments.ts";
+
+const log = getLogger(["mesh", "net"]);
+
+/** What the manager needs to start one segment's DHCP. */
+export interface ServedNetDeps {
+  readonly settings: Settings;
+  /** Starts DHCP on one interface; the handle stops it. */
+  readonly startDhcp: (s: ServedInterface) => { close(): Promise<void> | void };
+  /** Records an event of the network (address added, segment served or dropped). */
+  readonly record: (kind: string, segment: string, detail: Record<string, unknown>) => void;
+}
+
+interface Running {
+  readonly key: string;
+  readonly served: ServedInterface;
+  readonly segment: string;
+  readonly ifindex: number;
+  /** True when we put the address there (and so take it away). */
+  readonly added: boolean;
+  readonly dhcp: { close(): Promise<void> | void };
+}
+
+/** The DHCP configuration of a served segment, from the map and mesh.yaml. */
+export function servedInterface(s: ServedSegment, settings: Settings): ServedInterface {
+  const cfg = settings.interfaces[s.interface];
+  return {
+    name: s.interface,
+    serverIp: s.serverIp,
+    subnet: s.subnet,
+    pool: cfg?.pool ?? defaultPool(s.subnet),
+    routers: cfg?.router !== undefined ? [cfg.router] : [],
+    dns: cfg?.dns ?? settings.dhcp.dns,
+  };
+}
+
+const keyOf = (s: ServedSegment) => `${s.interface} ${formatCidr(s.subnet)} ${s.serverIp}`;
+
+/** Keeps addresses and DHCP services in step with the map. */
+export class ServedNet {
+  readonly #deps: ServedNetDeps;
+  readonly #running = new Map<string, Running>();
+
+  constructor(deps: ServedNetDeps) {
+    this.#deps = deps;
+  }
+
+  /** What is served now, in segment order. */
+  get served(): ServedInterface[] {
+    return [...this.#running.values()].map((r) => r.served);
+  }
+
+  /**
+   * Brings the served segments in line with `scan`. With `strict` (the
+   * first start) a segment that cannot be served stops the start; later a
+   * failure is logged and that segment alone stays unserved.
+   */
+  async apply(scan: NetScan, strict: boolean): Promise<void> {
+    const want = new Map(scan.map.served.map((s) => [s.segment, s]));
+    for (const [id, r] of [...this.#running]) {
+      const w = want.get(id);
+      if (w === undefined || keyOf(w) !== r.key) await this.#stop(id, r, w ? "changed" : "gone");
+    }
+    for (const s of want.values()) {
+      if (this.#running.has(s.segment)) continue;
+      const ifindex = scan.ifindex.get(s.interface);
+      try {
+        if (ifindex === undefined) throw new Error(`interface ${s.interface} is gone`);
+        await this.#start(s, ifindex);
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (strict) throw new Error(msg.startsWith("dhcp:") ? msg : `dhcp: ${msg}`);
+        log.error("segment not served", { segment: s.segment, if: s.interface, error: msg });
+      }
+    }
+    for (const p of checkServedSubnets(this.#deps.settings, this.served)) {
+      log.warn("setting does not fit the served subnet", { problem: formatProblem(p) });
+    }
+  }
+
+  /** Stops every segment (and takes away the addresses we added). */
+  async close(): Promise<void> {
+    for (const [id, r] of [...this.#running]) await this.#stop(id, r, "stopping");
+  }
+
+  async #start(s: ServedSegment, ifindex: number): Promise<void> {
+    const served = servedInterface(s, this.#deps.settings);
+    const addr = `${formatIpv4(s.serverIp)}/${s.subnet.prefix}`;
+    const added = (await addAddress(ifindex, s.serverIp, s.subnet.prefix)) === "added";
+    if (added) {
+      log.info("address added", { if: s.interface, address: addr, segment: s.segment });
+      this.#deps.record("address-added", s.segment, { interface: s.interface, address: addr });
+    }
+    let dhcp;
+    try {
+      dhcp = this.#deps.startDhcp(served);
+    } catch (e) {
+      if (added) await deleteAddress(ifindex, s.serverIp, s.subnet.prefix).catch(() => {});
+      throw e;
+    }
+    this.#running.set(s.segment, {
+      key: keyOf(s),
+      served,
+      segment: s.segment,
+      ifindex,
+      added,
+      dhcp,
+    });
+    log.info("segment served", {
+      segment: s.segment,
+      if: s.interface,
+      subnet: formatCidr(s.subnet),
+      address: formatIpv4(s.serverIp),
+    });
+  }
+
+  async #stop(id: string, r: Running, why: string): Promise<void> {
+    this.#running.delete(id);
+    try {
+      await r.dhcp.close();
+    } catch (e) {
+      log.warn("dhcp stop failed", { segment: id, error: String(e) });
+    }
+    if (r.added) {
+      const addr = `${formatIpv4(r.served.serverIp)}/${r.served.subnet.prefix}`;
+      try {
+        await deleteAddress(r.ifindex, r.served.serverIp, r.served.subnet.prefix);
+        this.#deps.record("address-removed", id, { interface: r.served.name, address: addr });
+      } catch (e) {
+        log.warn("address not removed", { if: r.served.name, address: addr, error: String(e) });
+      }
+    }
+    log.info("segment no longer served", { segment: id, if: r.served.name, why });
+  }
+}
