@@ -21,7 +21,6 @@ import {
   loadOverlayIndex,
   serveHttp,
 } from "../http/mod.ts";
-import { LinkMonitor } from "../net/mod.ts";
 import { formatIpv4 } from "../wire/mod.ts";
 import {
   acquireStateLock,
@@ -35,9 +34,9 @@ import { startTftpServer, type TransferStats } from "../tftp/mod.ts";
 import { installIpxeBinaries } from "./boot_assets.ts";
 import { SwappableCatalog } from "./catalog.ts";
 import { SqliteLeaseLookup } from "./lease_lookup.ts";
-import { type NetScan, type NetScanOptions, scanNetwork } from "./net_scan.ts";
-import type { ServedInterface } from "./segments.ts";
-import { servedInterface, ServedNet } from "./served_net.ts";
+import { type NetScanOptions, scanNetwork } from "./net_scan.ts";
+import { logScan, watchLinks } from "./rescan.ts";
+import { type ServedInterface, servedInterface, ServedNet } from "./served_net.ts";
 import { superviseState } from "./state_health.ts";
 
 const log = getLogger(["mesh", "daemon"]);
@@ -395,69 +394,6 @@ async function serve(
   await reloading;
   log.info("mesh stopping");
   return health.exitCode;
-}
-
-/** One line per segment, and one per change since the last map. */
-function logScan(scan: NetScan, why = "start"): void {
-  log.info("network scanned", {
-    why,
-    ports: scan.ports.length,
-    segments: scan.map.segments.length,
-    ms: Math.round(scan.scan.durationMs),
-    ignored: scan.scan.ignored,
-  });
-  for (const s of scan.map.segments) {
-    log.info("segment", {
-      id: s.id,
-      interfaces: s.interfaces,
-      link: s.link,
-      subnet: s.subnet,
-      mode: s.mode,
-      served: s.served,
-      reason: s.reason,
-    });
-  }
-  for (const e of scan.map.events) log.info("network changed", { ...e });
-}
-
-/** Quiet time after a link change before the rescan (a cable plugged in flaps a few times). */
-const LINK_SETTLE_MS = 500;
-
-/**
- * Calls `changed` once a burst of carrier changes has settled. Address
- * changes (ours included) and other link messages do not count: only a
- * port's carrier or admin state going up or down changes the map.
- */
-function watchLinks(
-  ports: NetScan["ports"],
-  changed: () => void,
-): { close(): void } {
-  const state = new Map<string, boolean>(ports.map((p) => [p.name, p.carrier]));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const kick = () => {
-    clearTimeout(timer);
-    timer = setTimeout(changed, LINK_SETTLE_MS);
-  };
-  let monitor: LinkMonitor;
-  try {
-    monitor = new LinkMonitor((ev) => {
-      if (ev.type === "overflow") return kick();
-      if (ev.type !== "link") return;
-      const up = !ev.removed && ev.link.up && ev.link.carrier;
-      if (state.get(ev.link.name) === up) return;
-      state.set(ev.link.name, up);
-      kick();
-    });
-  } catch (e) {
-    log.warn("link changes are not watched; SIGHUP rescans", { error: String(e) });
-    return { close: () => {} };
-  }
-  return {
-    close() {
-      clearTimeout(timer);
-      monitor.close();
-    },
-  };
 }
 
 /** http.api_access as the HTTP service takes it, with the token read from its file. */

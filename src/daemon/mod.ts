@@ -6,7 +6,7 @@ export { bootPaths, type DaemonInfo, type DaemonOptions, publicBase, runDaemon }
 export { installIpxeBinaries, wantedBinaries } from "./boot_assets.ts";
 export { SwappableCatalog } from "./catalog.ts";
 export { SqliteLeaseLookup } from "./lease_lookup.ts";
-export { defaultPool, planServerInterfaces, type ServedInterface } from "./segments.ts";
+export { defaultPool, type ServedInterface, servedInterface, ServedNet } from "./served_net.ts";
 export {
   DEFAULT_SUBNET_HOLD_MS,
   type NetScan,

@@ -10,11 +10,31 @@ import { getLogger } from "@logtape/logtape";
 import { checkServedSubnets, formatProblem, type Settings } from "../config/mod.ts";
 import { addAddress, deleteAddress } from "../net/mod.ts";
 import type { ServedSegment } from "../topology/mod.ts";
-import { formatCidr, formatIpv4 } from "../wire/mod.ts";
+import { type Cidr, cidrBroadcast, formatCidr, formatIpv4 } from "../wire/mod.ts";
 import type { NetScan } from "./net_scan.ts";
-import { defaultPool, type ServedInterface } from "./segments.ts";
 
 const log = getLogger(["mesh", "net"]);
+
+/** One interface served by our own DHCP server. */
+export interface ServedInterface {
+  readonly name: string;
+  readonly serverIp: number;
+  readonly subnet: Cidr;
+  readonly pool: { readonly start: number; readonly end: number };
+  readonly routers: readonly number[];
+  readonly dns: readonly number[];
+}
+
+/**
+ * The default pool of a subnet: everything after the first tenth (room for
+ * static hosts, at least 1 address) up to the last usable address.
+ */
+export function defaultPool(subnet: Cidr): { start: number; end: number } {
+  const first = subnet.network + 1;
+  const last = cidrBroadcast(subnet) - 1;
+  const skip = Math.max(1, Math.floor((last - first + 1) / 10));
+  return { start: Math.min(first + skip, last), end: last };
+}
 
 /** What the manager needs to start one segment's DHCP. */
 export interface ServedNetDeps {
