@@ -81,7 +81,9 @@ const DRAIN_BURST = 256;
 export async function arpScan(opts: ArpScanOptions): Promise<ArpScanResult> {
   const t = scanTimings(opts);
   const started = performance.now();
-  const listener = new ScanListener(opts.ports);
+  // A fresh secret per port and scan (see ScanPort.nonce).
+  const ports = opts.ports.map((p) => ({ ...p, nonce: crypto.getRandomValues(new Uint8Array(6)) }));
+  const listener = new ScanListener(ports);
   const reactor = opts.reactor ?? Reactor.shared();
   const sightings = new Map<string, Sighting>();
   const neighbours = new Map<string, Neighbour>();
@@ -115,9 +117,9 @@ export async function arpScan(opts: ArpScanOptions): Promise<ArpScanResult> {
     neighbours.set(key, { mac: h.mac, ip: h.ip, interface: port });
   };
 
-  const open: { port: ScanPort; sock: RawSocket; reg: Registration }[] = [];
+  const open: { port: (typeof ports)[number]; sock: RawSocket; reg: Registration }[] = [];
   try {
-    for (const port of opts.ports) {
+    for (const port of ports) {
       let sock: RawSocket;
       try {
         sock = RawSocket.open(port.name, bpfArp(), { rcvbuf: 1 << 20 });
@@ -140,10 +142,9 @@ export async function arpScan(opts: ArpScanOptions): Promise<ArpScanResult> {
     for (const [i, { port, sock }] of open.entries()) {
       if (opts.signal?.aborted) break;
       opts.onPort?.(port.name, i, open.length);
-      const index = opts.ports.indexOf(port);
-      const frame = encodeArpFrame(
-        arpProbe(macToBytes(port.mac), markerAddress(index)),
-      ) as Uint8Array<ArrayBuffer>;
+      const index = ports.indexOf(port);
+      const probe = arpProbe(macToBytes(port.mac), markerAddress(index));
+      const frame = encodeArpFrame({ ...probe, tha: port.nonce }) as Uint8Array<ArrayBuffer>;
       for (let k = 0; k < t.probes && !opts.signal?.aborted; k++) {
         let sent = false;
         try {
@@ -158,12 +159,11 @@ export async function arpScan(opts: ArpScanOptions): Promise<ArpScanResult> {
   } finally {
     for (const o of open) o.reg.close();
   }
-  const ports = opts.ports;
   const list = [...sightings.values()];
   return {
-    ports,
+    ports: opts.ports,
     sightings: list,
-    groups: groupSegments(ports, list),
+    groups: groupSegments(opts.ports, list),
     neighbours: [...neighbours.values()],
     frames,
     probesSent,

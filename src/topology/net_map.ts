@@ -119,7 +119,7 @@ export function buildNetMap(input: NetMapInput): NetMap {
     size: input.size,
     segments: requests,
     previous: input.allocations,
-    avoid: avoidList(drafts, input, stored),
+    ...avoidLists(drafts, input, stored),
     now: input.now,
     holdMs: input.holdMs,
   });
@@ -240,20 +240,26 @@ function request(d: Draft, size: number): SegmentRequest {
   };
 }
 
+/** Subnets seen from neighbours kept per segment: a flood of made-up senders cannot block the pool. */
+export const MAX_SEEN_PER_SEGMENT = 16;
+
 /**
- * What the new subnets must stay clear of: the host's own addresses and what
- * neighbours use. A neighbour's subnet is the host's own subnet on that port
- * when the neighbour's address lies in it, otherwise its /24 (the size nearly
- * every LAN has; a narrower guess could hand out addresses next to it). What
- * lies in a segment's own stored or pinned subnet is mesh's own doing there
- * (our address, our clients) and is not avoided for that segment.
+ * What the new subnets must stay clear of: the host's own addresses
+ * (`avoid`) and what neighbours use (`seen`). A neighbour's subnet is the
+ * host's own subnet on that port when the neighbour's address lies in it,
+ * otherwise its /24 (the size nearly every LAN has; a narrower guess could
+ * hand out addresses next to it). What lies in a segment's own stored or
+ * pinned subnet is mesh's own doing there (our address, our clients) and is
+ * not avoided for that segment. Per segment only the subnets with the most
+ * neighbours count, at most MAX_SEEN_PER_SEGMENT.
  */
-function avoidList(
+function avoidLists(
   drafts: readonly Draft[],
   input: NetMapInput,
   stored: ReadonlyMap<string, Cidr>,
-): Cidr[] {
-  const out: Cidr[] = [];
+): { avoid: Cidr[]; seen: Cidr[] } {
+  const avoid: Cidr[] = [];
+  const seen: Cidr[] = [];
   for (const d of drafts) {
     const own = [stored.get(d.id), ...d.ports.map((p) => p.pinnedSubnet)].filter(
       (c): c is Cidr => c !== undefined,
@@ -262,14 +268,23 @@ function avoidList(
     const names = new Set(d.ports.map((p) => p.name));
     const hostNets = d.ports.flatMap((p) => p.addresses.map((a) => network(a.ip, a.prefix)));
     for (const p of d.ports) {
-      for (const a of p.addresses) if (!mine(a.ip)) out.push(network(a.ip, a.prefix));
+      for (const a of p.addresses) if (!mine(a.ip)) avoid.push(network(a.ip, a.prefix));
     }
+    const counts = new Map<string, { subnet: Cidr; n: number }>();
     for (const n of input.neighbours) {
       if (!names.has(n.interface) || mine(n.ip)) continue;
-      out.push(hostNets.find((c) => cidrContains(c, n.ip)) ?? network(n.ip, 24));
+      const subnet = hostNets.find((c) => cidrContains(c, n.ip)) ?? network(n.ip, 24);
+      const key = formatCidr(subnet);
+      const c = counts.get(key) ?? { subnet, n: 0 };
+      c.n++;
+      counts.set(key, c);
     }
+    const ranked = [...counts.values()].sort((a, b) =>
+      b.n - a.n || a.subnet.network - b.subnet.network || a.subnet.prefix - b.subnet.prefix
+    );
+    seen.push(...ranked.slice(0, MAX_SEEN_PER_SEGMENT).map((c) => c.subnet));
   }
-  return out;
+  return { avoid, seen };
 }
 
 function network(ip: number, prefix: number): Cidr {

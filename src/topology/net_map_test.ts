@@ -149,3 +149,34 @@ Deno.test("buildNetMap: mode off stands alone and is never served", () => {
   const eth3 = m.segments.find((s) => s.interfaces.includes("eth3"))!;
   assert.deepEqual([eth3.mode, eth3.served, eth3.subnet], ["off", false, null]);
 });
+
+Deno.test("buildNetMap: made-up neighbours all over the pool neither move a kept subnet nor block the pool", () => {
+  const first = buildNetMap(input(PORTS, { pools: [parseCidr("10.0.0.0/16")] }));
+  const previous = first.segments.map((s) => ({
+    id: s.id,
+    macs: first.macs.get(s.id)!,
+    report: s,
+  }));
+  // A host on eth2 claims an address in every /24 of the pool (a thousand senders).
+  const flood = Array.from({ length: 1024 }, (_, i) => ({
+    mac: `02:ee:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${
+      (i & 255).toString(16).padStart(2, "0")
+    }`,
+    ip: parseIpv4(`10.0.${i & 255}.${1 + (i >> 8)}`),
+    interface: "eth2",
+  }));
+  const more = [...PORTS, port("eth5", "02:00:00:00:00:15", { mode: "server" })];
+  const m = buildNetMap(input(more, {
+    pools: [parseCidr("10.0.0.0/16")],
+    neighbours: flood,
+    previous,
+    allocations: first.allocations,
+    now: 2_000,
+  }));
+  for (const s of first.segments.filter((s) => s.subnet !== null)) {
+    assert.equal(m.segments.find((x) => x.id === s.id)?.subnet, s.subnet, s.id);
+  }
+  // The new port still gets a subnet: the flood blocks at most 16 of the 256.
+  const eth5 = m.segments.find((s) => s.interfaces.includes("eth5"))!;
+  assert.ok(eth5.subnet !== null && eth5.served, eth5.reason);
+});

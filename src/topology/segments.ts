@@ -23,6 +23,14 @@ export interface ScanPort {
   readonly name: string;
   /** Lower-case colon form, as `formatMac` writes it. */
   readonly mac: string;
+  /**
+   * This scan's secret for the port, sent as the probe's target hardware
+   * address (which RFC 5227 receivers ignore). A host on one switch never
+   * hears the probes of a port on another, so it cannot forge a probe that
+   * would join the two; without a nonce, a copy of the probe from the port's
+   * (guessable) MAC would do.
+   */
+  readonly nonce?: Uint8Array;
 }
 
 /** The marker (ARP target address) of the `index`-th port of a scan (0-based). */
@@ -57,12 +65,16 @@ export type IgnoreReason =
 /** Decides what frames heard during a scan mean; built once per scan. */
 export class ScanListener {
   readonly #byMac = new Map<string, string>();
-  readonly #byMarker = new Map<number, ScanPort>();
+  readonly #byMarker = new Map<number, ScanPort & { readonly nonce?: Uint8Array }>();
 
   constructor(ports: readonly ScanPort[]) {
     ports.forEach((p, i) => {
       this.#byMac.set(p.mac.toLowerCase(), p.name);
-      this.#byMarker.set(markerAddress(i), { name: p.name, mac: p.mac.toLowerCase() });
+      this.#byMarker.set(markerAddress(i), {
+        name: p.name,
+        mac: p.mac.toLowerCase(),
+        ...(p.nonce ? { nonce: p.nonce } : {}),
+      });
     });
   }
 
@@ -72,7 +84,10 @@ export class ScanListener {
     const marked = this.#byMarker.get(arp.tpa);
     if (marked !== undefined && arp.spa === 0) {
       // Only the port that owns the marker sends it; anything else is a forgery or noise.
-      if (marked.mac !== sender || formatMac(arp.ethSrc) !== sender) {
+      if (
+        marked.mac !== sender || formatMac(arp.ethSrc) !== sender ||
+        (marked.nonce !== undefined && formatMac(arp.tha) !== formatMac(marked.nonce))
+      ) {
         return { kind: "ignored", reason: "forged-marker" };
       }
       if (marked.name === on) return { kind: "ignored", reason: "own-mac" };

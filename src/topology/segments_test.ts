@@ -136,3 +136,11 @@ Deno.test("groupSegments: the grouping is the connectivity of the sightings, in 
     }),
   );
 });
+
+Deno.test("ScanListener: with nonces, a copy of a probe without the port's nonce is a forgery", () => {
+  const nonce = new Uint8Array([1, 2, 3, 4, 5, 6]);
+  const l = new ScanListener(PORTS.map((p, i) => i === 1 ? { ...p, nonce } : p));
+  const probe = arpProbe(macToBytes(PORTS[1]!.mac), markerAddress(1));
+  assert.deepEqual(l.hear("eth0", probe), { kind: "ignored", reason: "forged-marker" });
+  assert.deepEqual(l.hear("eth0", { ...probe, tha: nonce }), { kind: "probe", from: "eth1" });
+});

@@ -72,6 +72,12 @@ export interface SubnetPlanInput {
    * the segment would lose its subnet on every plan.
    */
   readonly avoid: readonly Cidr[];
+  /**
+   * Subnets neighbours were heard in: never carved anew, but no reason to
+   * move a kept subnet. Any host can claim any address in an ARP frame; it
+   * must not be able to move another segment's nodes to other addresses.
+   */
+  readonly seen?: readonly Cidr[];
   /** Unix ms. */
   readonly now: number;
   /** How long an allocation stays reserved after its segment was last seen. */
@@ -233,7 +239,11 @@ function holdStopped(p: Planning, servedIds: ReadonlySet<string>): void {
 
 /** New: the lowest free aligned block, pools in order, segments by id. */
 function carveNew(p: Planning, carving: readonly CarvingRequest[]): void {
-  const blocked = SpanSet.union(p.claimed, p.avoid);
+  const blocked = SpanSet.union(
+    p.claimed,
+    p.avoid,
+    SpanSet.of((p.input.seen ?? []).map(normalized)),
+  );
   for (const c of carving) {
     if (p.decided.has(c.id)) continue;
     const carved = carve(c.id, c.prefix, p.pools, blocked);
@@ -467,9 +477,9 @@ class SpanSet {
     return set;
   }
 
-  static union(a: SpanSet, b: SpanSet): SpanSet {
+  static union(...sets: SpanSet[]): SpanSet {
     const set = new SpanSet();
-    for (const s of [...a.#spans, ...b.#spans]) set.#addSpan(s.first, s.last);
+    for (const s of sets.flatMap((x) => x.#spans)) set.#addSpan(s.first, s.last);
     return set;
   }
 

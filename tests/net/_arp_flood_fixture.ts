@@ -21,9 +21,10 @@
  *   made-up     a request from a random locally administered MAC with an
  *               address in 198.18.0.0/15, distinct each time    → neighbours, then neighbour-limit
  *
- * `--exact-forgery` adds exact copies of the victims' probes (owner MAC as ARP
- * and Ethernet sender): a frame no listener can tell from the real one. Not
- * part of the test's mix; it shows what a scan cannot defend against.
+ * `--exact-forgery` adds copies of the victims' probes as exact as an attacker
+ * can make them (owner MAC as ARP and Ethernet sender, the marker): all it
+ * cannot know is the per-scan nonce a port on another switch sends, so the
+ * scan must still keep the switches apart.
  *
  * Prints "flooding" once the first burst is out, and on exit (limits reached
  * or SIGTERM) one JSON line: {"sent", "refused", "ms", "kinds"}.

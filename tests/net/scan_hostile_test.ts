@@ -95,6 +95,7 @@ Deno.test({
         "200000",
         "--max-ms",
         "6000",
+        "--exact-forgery",
       ], { stdout: "piped", stderr: "inherit" });
       let floodEnded = false;
       const status = flood.status.then((s) => {
