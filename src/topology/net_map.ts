@@ -51,6 +51,8 @@ export interface SegmentReport {
   /** Ours, when the segment is served. */
   readonly address: string | null;
   readonly neighbours: readonly { mac: string; ip: string; interface: string }[];
+  /** Subnets in use on the segment as far as mesh can tell: its ports' own and its neighbours'. */
+  readonly seen: readonly string[];
   /** What the existing-DHCP probe found; null until it runs. */
   readonly dhcp: null;
   readonly mode: PortMode;
@@ -114,12 +116,14 @@ export function buildNetMap(input: NetMapInput): NetMap {
   const drafts = draftSegments(input);
   const stored = new Map(input.allocations.map((a) => [a.segment, a.subnet]));
   const requests = drafts.map((d) => request(d, input.size));
+  const lists = avoidLists(drafts, input, stored);
   const plan = planSubnets({
     pools: input.pools,
     size: input.size,
     segments: requests,
     previous: input.allocations,
-    ...avoidLists(drafts, input, stored),
+    avoid: lists.avoid,
+    seen: lists.seen,
     now: input.now,
     holdMs: input.holdMs,
   });
@@ -144,6 +148,7 @@ export function buildNetMap(input: NetMapInput): NetMap {
       subnet: subnet ? formatCidr(subnet) : null,
       address: ours !== undefined ? formatIpv4(ours) : null,
       neighbours: neighboursOf(d, input.neighbours),
+      seen: lists.bySegment.get(d.id) ?? [],
       dhcp: null,
       mode,
       served: serve,
@@ -257,9 +262,10 @@ function avoidLists(
   drafts: readonly Draft[],
   input: NetMapInput,
   stored: ReadonlyMap<string, Cidr>,
-): { avoid: Cidr[]; seen: Cidr[] } {
+): { avoid: Cidr[]; seen: Cidr[]; bySegment: Map<string, string[]> } {
   const avoid: Cidr[] = [];
   const seen: Cidr[] = [];
+  const bySegment = new Map<string, string[]>();
   for (const d of drafts) {
     const own = [stored.get(d.id), ...d.ports.map((p) => p.pinnedSubnet)].filter(
       (c): c is Cidr => c !== undefined,
@@ -282,9 +288,12 @@ function avoidLists(
     const ranked = [...counts.values()].sort((a, b) =>
       b.n - a.n || a.subnet.network - b.subnet.network || a.subnet.prefix - b.subnet.prefix
     );
-    seen.push(...ranked.slice(0, MAX_SEEN_PER_SEGMENT).map((c) => c.subnet));
+    const kept = ranked.slice(0, MAX_SEEN_PER_SEGMENT).map((c) => c.subnet);
+    seen.push(...kept);
+    const all = [...hostNets, ...kept].map(formatCidr);
+    bySegment.set(d.id, [...new Set(all)].sort());
   }
-  return { avoid, seen };
+  return { avoid, seen, bySegment };
 }
 
 function network(ip: number, prefix: number): Cidr {

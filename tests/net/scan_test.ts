@@ -20,6 +20,7 @@ interface Segment {
   subnet: string | null;
   address: string | null;
   neighbours: { mac: string; ip: string; interface: string }[];
+  seen: string[];
   mode: string;
   served: boolean;
   reason: string;
@@ -128,6 +129,7 @@ Deno.test({
         b.neighbours.some((n) => n.mac === mac && n.ip === "10.50.0.1" && n.interface === "eth2"),
         `dnsmasq's host among ${JSON.stringify(b.neighbours)}`,
       );
+      assert.deepEqual(b.seen, ["10.50.0.0/24"]);
       const c = by(j, "eth3");
       assert.deepEqual(c.interfaces, ["eth3"]);
       assert.ok(inPool(c.subnet, "10.77."), `eth3 subnet ${c.subnet}`);
