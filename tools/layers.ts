@@ -98,6 +98,8 @@ export const PURE: readonly PureEntry[] = [
   { path: "src/dhcp/reply.ts" },
   { path: "src/dhcp/_min_heap.ts" },
   { path: "src/dhcp/server_stats.ts" },
+  { path: "src/dhcp/rogue_guard.ts" },
+  { path: "src/dhcp/dhcp_probe.ts" },
   { path: "src/topology/", except: ["arp_scan.ts"] },
   { path: "src/tftp/packet.ts" },
   { path: "src/tftp/negotiate.ts" },
@@ -109,6 +111,7 @@ export const PURE: readonly PureEntry[] = [
   { path: "src/http/conditional.ts" },
   { path: "src/http/content_type.ts" },
   { path: "src/net/netlink.ts" },
+  { path: "src/ra/packet.ts" },
 ];
 
 /** Accepted exceptions. Keep it short, and say why. */

@@ -11,6 +11,7 @@ import { setupLogging } from "../log.ts";
 import { bashCompletion, type CommandSpec, fishCompletion, zshCompletion } from "./completions.ts";
 import { configCheck, systemConfigure } from "./config_cmds.ts";
 import { type GlobalOptions, out } from "./context.ts";
+import { netDhcpProbe, wholeNumber } from "./dhcp_probe_cmd.ts";
 import { netScan, netShow } from "./net_cmds.ts";
 import { dhcpLeases, nodeInfo, nodeList } from "./node_cmds.ts";
 import { nodeForget } from "./node_forget.ts";
@@ -96,6 +97,13 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
   on(scan as unknown as Command, (g) => netScan(g));
   const show = net.command("show").description("the network map the daemon works from");
   on(show as unknown as Command, (g) => netShow(g));
+  const probe = net.command("dhcp-probe").description(
+    "broadcast DHCPDISCOVERs on IFACE and list the DHCP servers that offer (no lease is taken)",
+  )
+    .argument("<iface>", "the interface to probe")
+    .option("--span-ms <ms>", "how long to listen (default 4000)", wholeNumber(0))
+    .option("--attempts <n>", "DISCOVERs sent over the span (default 3)", wholeNumber(1));
+  on(probe as unknown as Command, (g) => netDhcpProbe(g, probe.args[0]!, probe.opts()));
 
   const dhcp = program.command("dhcp").description("DHCP server state");
   const leases = dhcp.command("leases").description("DHCP leases (bound ones unless --all)")

@@ -30,3 +30,6 @@ export {
   startDhcpServer,
 } from "./server.ts";
 export * from "./service.ts";
+// The existing-DHCP probe: decisions (pure) and its raw-socket shell.
+export * from "./dhcp_probe.ts";
+export * from "./dhcp_probe_shell.ts";
