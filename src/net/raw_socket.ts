@@ -19,6 +19,13 @@ export interface RawSocketOptions {
   readonly rcvbuf?: number;
   /** Ethertype to bind to; ETH_P_ALL by default (the BPF filter narrows it). */
   readonly protocol?: number;
+  /**
+   * Multicast MACs to receive. A host joins only the groups its own stack
+   * uses, so a card's hardware filter (and a snooping switch) would drop
+   * others, e.g. IPv6 all-routers (33:33:00:00:00:02) on a host that does
+   * not forward.
+   */
+  readonly multicast?: readonly Uint8Array[];
 }
 
 function attachFilter(fd: number, prog: readonly BpfInstruction[]): void {
@@ -37,6 +44,20 @@ function setInt(fd: number, level: number, name: number, value: number, what: st
   const b = new Uint8Array(4);
   new DataView(b.buffer).setInt32(0, value, true);
   check(what, libc().setsockopt(fd, level, name, b, 4));
+}
+
+/** PACKET_ADD_MEMBERSHIP: the card delivers frames to `mac` while the socket is open. */
+function joinMulticast(fd: number, ifindex: number, mac: Uint8Array): void {
+  const mreq = new Uint8Array(16); // struct packet_mreq { int ifindex; u16 type; u16 alen; u8 addr[8]; }
+  const v = new DataView(mreq.buffer);
+  v.setInt32(0, ifindex, true);
+  v.setUint16(4, C.PACKET_MR_MULTICAST, true);
+  v.setUint16(6, 6, true);
+  mreq.set(mac.subarray(0, 6), 8);
+  check(
+    "setsockopt(PACKET_ADD_MEMBERSHIP)",
+    libc().setsockopt(fd, C.SOL_PACKET, C.PACKET_ADD_MEMBERSHIP, mreq, 16),
+  );
 }
 
 /** A raw Ethernet socket on one interface. */
@@ -83,6 +104,7 @@ export class RawSocket {
       v.setUint16(2, htons(opts.protocol ?? C.ETH_P_ALL), true);
       v.setInt32(4, ifindex, true);
       check("bind(AF_PACKET)", l.bind(fd, sll, 20));
+      for (const mac of opts.multicast ?? []) joinMulticast(fd, ifindex, mac);
     } catch (e) {
       l.close(fd);
       throw e;

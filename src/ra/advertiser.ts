@@ -28,6 +28,7 @@ import { type BpfInstruction, RawSocket, Reactor, type Registration } from "../n
 import { macToBytes } from "../wire/mod.ts";
 import {
   ALL_NODES,
+  ALL_ROUTERS,
   decodeRsFrame,
   DEFAULT_CUR_HOP_LIMIT,
   encodeRaFrame,
@@ -279,7 +280,11 @@ export class RouterAdvertiser {
     // Encoding checks every value before any socket is opened.
     advertisementOf(opts);
     if (opts.source !== undefined) parseIpv6(opts.source);
-    const sock = RawSocket.open(opts.ifname, bpfRouterSolicitation());
+    // Solicitations go to all-routers, a group a host that does not forward
+    // never joins: without the membership a real card would drop them.
+    const sock = RawSocket.open(opts.ifname, bpfRouterSolicitation(), {
+      multicast: [multicastMac(ALL_ROUTERS)],
+    });
     let adv: RouterAdvertiser;
     try {
       adv = new RouterAdvertiser(opts, sock, opts.reactor ?? Reactor.shared());
