@@ -98,6 +98,7 @@ export const PURE: readonly PureEntry[] = [
   { path: "src/dhcp/reply.ts" },
   { path: "src/dhcp/_min_heap.ts" },
   { path: "src/dhcp/server_stats.ts" },
+  { path: "src/dhcp/lease_client.ts" },
   { path: "src/dhcp/rogue_guard.ts" },
   { path: "src/dhcp/dhcp_probe.ts" },
   { path: "src/topology/", except: ["arp_scan.ts"] },

@@ -33,3 +33,6 @@ export * from "./service.ts";
 // The existing-DHCP probe: decisions (pure) and its raw-socket shell.
 export * from "./dhcp_probe.ts";
 export * from "./dhcp_probe_shell.ts";
+// The central node's own DHCP client (for its address on a proxy segment).
+export * from "./lease_client.ts";
+export * from "./lease_client_shell.ts";
