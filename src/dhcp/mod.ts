@@ -34,5 +34,10 @@ export * from "./service.ts";
 export * from "./dhcp_probe.ts";
 export * from "./dhcp_probe_shell.ts";
 // The central node's own DHCP client (for its address on a proxy segment).
-export * from "./lease_client.ts";
-export * from "./lease_client_shell.ts";
+export type { Lease as OwnLease, UnbindReason } from "./lease_client.ts";
+export {
+  type LeaseClientHandle,
+  type LeaseClientShellOptions,
+  type LeaseClientStats,
+  startLeaseClient,
+} from "./lease_client_shell.ts";
