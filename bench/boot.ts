@@ -74,7 +74,7 @@ async function viaMesh(vms: Vm[]): Promise<{ ms: number[]; idle: number; peak: n
       extraYaml: "http:\n  overlay_access: any\n",
     });
     await installLabBootFiles(`${tmp}/state`, assets);
-    await startRouterAdvertiser(lab);
+    // mesh alone: it sends the IPv6 router advertisements iPXE waits for itself.
     const d = startDaemon(lab, "srv", host0);
     await d.ready;
     await new Promise((r) => setTimeout(r, 500));

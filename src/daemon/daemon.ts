@@ -186,7 +186,10 @@ async function serve(
   logScan(first);
 
   const paths = bootPaths(settings);
-  const base = publicBase(settings, first.map.served.map((s) => servedInterface(s, settings)));
+  const base = publicBase(
+    settings,
+    first.map.served.flatMap((s) => s.kind === "server" ? [servedInterface(s, settings)] : []),
+  );
   const leaseLookup = new SqliteLeaseLookup(leases);
   const apiAccess = await apiAccessOf(settings);
 

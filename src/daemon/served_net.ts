@@ -8,8 +8,9 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { checkServedSubnets, formatProblem, type Settings } from "../config/mod.ts";
-import { addAddress, deleteAddress } from "../net/mod.ts";
-import type { ServedSegment } from "../topology/mod.ts";
+import { addAddress, deleteAddress, interfaceMac } from "../net/mod.ts";
+import { RouterAdvertiser } from "../ra/mod.ts";
+import type { ServerSegment } from "../topology/mod.ts";
 import { type Cidr, cidrBroadcast, formatCidr, formatIpv4 } from "../wire/mod.ts";
 import type { NetScan } from "./net_scan.ts";
 
@@ -53,10 +54,12 @@ interface Running {
   /** True when we put the address there (and so take it away). */
   readonly added: boolean;
   readonly dhcp: { close(): Promise<void> | void };
+  /** IPv6 router advertisements: iPXE waits ~16 s for one in its "Configuring" step. */
+  readonly ra: RouterAdvertiser | null;
 }
 
 /** The DHCP configuration of a served segment, from the map and mesh.yaml. */
-export function servedInterface(s: ServedSegment, settings: Settings): ServedInterface {
+export function servedInterface(s: ServerSegment, settings: Settings): ServedInterface {
   const cfg = settings.interfaces[s.interface];
   return {
     name: s.interface,
@@ -68,7 +71,7 @@ export function servedInterface(s: ServedSegment, settings: Settings): ServedInt
   };
 }
 
-const keyOf = (s: ServedSegment) => `${s.interface} ${formatCidr(s.subnet)} ${s.serverIp}`;
+const keyOf = (s: ServerSegment) => `${s.interface} ${formatCidr(s.subnet)} ${s.serverIp}`;
 
 /** Keeps addresses and DHCP services in step with the map. */
 export class ServedNet {
@@ -90,7 +93,9 @@ export class ServedNet {
    * failure is logged and that segment alone stays unserved.
    */
   async apply(scan: NetScan, strict: boolean): Promise<void> {
-    const want = new Map(scan.map.served.map((s) => [s.segment, s]));
+    const want = new Map(
+      scan.map.served.flatMap((s) => s.kind === "server" ? [[s.segment, s] as const] : []),
+    );
     for (const [id, r] of [...this.#running]) {
       const w = want.get(id);
       if (w === undefined || keyOf(w) !== r.key) await this.#stop(id, r, w ? "changed" : "gone");
@@ -117,7 +122,7 @@ export class ServedNet {
     for (const [id, r] of [...this.#running]) await this.#stop(id, r, "stopping");
   }
 
-  async #start(s: ServedSegment, ifindex: number): Promise<void> {
+  async #start(s: ServerSegment, ifindex: number): Promise<void> {
     const served = servedInterface(s, this.#deps.settings);
     const addr = `${formatIpv4(s.serverIp)}/${s.subnet.prefix}`;
     const added = (await addAddress(ifindex, s.serverIp, s.subnet.prefix)) === "added";
@@ -132,6 +137,17 @@ export class ServedNet {
       if (added) await deleteAddress(ifindex, s.serverIp, s.subnet.prefix).catch(() => {});
       throw e;
     }
+    let ra: RouterAdvertiser | null = null;
+    try {
+      // A non-default router with no prefix: it ends iPXE's IPv6 wait and
+      // changes nothing of the network's IPv6 routing.
+      ra = RouterAdvertiser.start({ ifname: s.interface, mac: interfaceMac(s.interface) });
+    } catch (e) {
+      log.warn("no IPv6 router advertisements; iPXE waits for them", {
+        if: s.interface,
+        error: String(e),
+      });
+    }
     this.#running.set(s.segment, {
       key: keyOf(s),
       served,
@@ -139,6 +155,7 @@ export class ServedNet {
       ifindex,
       added,
       dhcp,
+      ra,
     });
     log.info("segment served", {
       segment: s.segment,
@@ -150,6 +167,11 @@ export class ServedNet {
 
   async #stop(id: string, r: Running, why: string): Promise<void> {
     this.#running.delete(id);
+    try {
+      r.ra?.close();
+    } catch (e) {
+      log.warn("router advertiser stop failed", { segment: id, error: String(e) });
+    }
     try {
       await r.dhcp.close();
     } catch (e) {

@@ -36,12 +36,25 @@ export {
   type NeighbourSeen,
   type NetMap,
   type NetMapInput,
-  type PortMode,
   type PortState,
   type PreviousSegment,
+  type ProxySegment,
   type SegmentReport,
   type ServedSegment,
+  type ServerSegment,
 } from "./net_map.ts";
+export {
+  addressServers,
+  configuredMode,
+  decideMode,
+  type ExistingDhcp,
+  type ExistingServer,
+  type GuardSighting,
+  type ModeDecision,
+  type ModeInput,
+  type PortMode,
+  type SegmentMode,
+} from "./segment_mode.ts";
 export {
   arpScan,
   type ArpScanOptions,

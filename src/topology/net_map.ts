@@ -7,7 +7,14 @@
  * this file decides, and returns the rows to store and the events of what
  * changed since the last map.
  */
-import { type Cidr, cidrContains, formatCidr, formatIpv4, prefixMask } from "../wire/mod.ts";
+import {
+  type Cidr,
+  cidrContains,
+  formatCidr,
+  formatIpv4,
+  parseCidr,
+  prefixMask,
+} from "../wire/mod.ts";
 import { type SegmentGroup, segmentId } from "./segments.ts";
 import {
   firstHost,
@@ -16,8 +23,16 @@ import {
   type SubnetAllocation,
 } from "./subnet_plan.ts";
 
-/** A port's mode from mesh.yaml (`auto` when it is not named there). */
-export type PortMode = "auto" | "server" | "proxy" | "off";
+import {
+  addressServers,
+  configuredMode,
+  decideMode,
+  type ExistingDhcp,
+  type GuardSighting,
+  type ModeDecision,
+  type PortMode,
+  type SegmentMode,
+} from "./segment_mode.ts";
 
 /** A local interface as the map needs it. */
 export interface PortState {
@@ -54,9 +69,12 @@ export interface SegmentReport {
   /** Subnets in use on the segment as far as mesh can tell: its ports' own and its neighbours'. */
   readonly seen: readonly string[];
   /** What the existing-DHCP probe found; null until it runs. */
-  readonly dhcp: null;
-  readonly mode: PortMode;
-  /** True when mesh serves full DHCP there. */
+  readonly dhcp: ExistingDhcp | null;
+  /** mesh.yaml's mode for the segment's ports. */
+  readonly configured: PortMode;
+  /** What mesh does there: `server` (full DHCP), `proxy`, `off`, or `auto` while undecided. */
+  readonly mode: SegmentMode;
+  /** True when mesh serves the segment in that mode. */
   readonly served: boolean;
   readonly reason: string;
 }
@@ -79,15 +97,34 @@ export interface NetMapInput {
   readonly size: number;
   readonly holdMs: number;
   readonly now: number;
+  /** The existing-DHCP probe's finds, by segment id (absent: not probed). */
+  readonly dhcp?: ReadonlyMap<string, ExistingDhcp>;
+  /** Segments where the rogue guard saw another server, by segment id. */
+  readonly guard?: ReadonlyMap<string, GuardSighting>;
 }
 
-/** A served segment, ready for the DHCP server. */
-export interface ServedSegment {
+/** A segment mesh serves with full DHCP, ready for the DHCP server. */
+export interface ServerSegment {
+  readonly kind: "server";
   readonly segment: string;
   readonly interface: string;
   readonly subnet: Cidr;
   readonly serverIp: number;
 }
+
+/**
+ * A segment another server owns, where mesh adds the boot information. Our
+ * address there is null when we have none yet: the daemon takes a lease.
+ */
+export interface ProxySegment {
+  readonly kind: "proxy";
+  readonly segment: string;
+  readonly interface: string;
+  readonly subnet: Cidr | null;
+  readonly serverIp: number | null;
+}
+
+export type ServedSegment = ServerSegment | ProxySegment;
 
 /** One change since the last map, for the event log. */
 export interface MapEvent {
@@ -115,7 +152,8 @@ interface Draft {
 export function buildNetMap(input: NetMapInput): NetMap {
   const drafts = draftSegments(input);
   const stored = new Map(input.allocations.map((a) => [a.segment, a.subnet]));
-  const requests = drafts.map((d) => request(d, input.size));
+  const modes = new Map(drafts.map((d) => [d.id, modeOf(d, input)]));
+  const requests = drafts.map((d) => request(d, modes.get(d.id)!, input.size));
   const lists = avoidLists(drafts, input, stored);
   const plan = planSubnets({
     pools: input.pools,
@@ -131,14 +169,36 @@ export function buildNetMap(input: NetMapInput): NetMap {
   const segments: SegmentReport[] = [];
   const served: ServedSegment[] = [];
   for (const d of drafts) {
+    const m = modes.get(d.id)!;
     const decided = bySegment.get(d.id);
-    const subnet = decided && "subnet" in decided ? decided.subnet : undefined;
-    const mode = segmentMode(d);
     const serving = d.ports.find((p) => p.carrier && p.mode !== "off") ?? null;
-    const serve = mode === "server" && subnet !== undefined && serving !== null;
-    const ours = serve ? serverAddress(serving, subnet) : undefined;
-    if (serve && ours !== undefined) {
-      served.push({ segment: d.id, interface: serving.name, subnet, serverIp: ours });
+    let subnet: Cidr | undefined;
+    let ours: number | undefined;
+    let serve = false;
+    if (m.mode === "server" || m.mode === "auto") {
+      subnet = decided && "subnet" in decided ? decided.subnet : undefined;
+      serve = m.mode === "server" && m.serve && subnet !== undefined && serving !== null;
+      ours = serve && subnet ? serverAddress(serving!, subnet) : undefined;
+      if (serve && subnet && ours !== undefined) {
+        served.push({
+          kind: "server",
+          segment: d.id,
+          interface: serving!.name,
+          subnet,
+          serverIp: ours,
+        });
+      }
+    } else if (m.mode === "proxy" && m.serve && serving !== null) {
+      subnet = proxySubnet(serving, input.dhcp?.get(d.id));
+      ours = subnet ? presentAddress(serving, subnet) : serving.pinnedAddress;
+      serve = true;
+      served.push({
+        kind: "proxy",
+        segment: d.id,
+        interface: serving.name,
+        subnet: subnet ?? null,
+        serverIp: ours ?? null,
+      });
     }
     segments.push({
       id: d.id,
@@ -149,10 +209,15 @@ export function buildNetMap(input: NetMapInput): NetMap {
       address: ours !== undefined ? formatIpv4(ours) : null,
       neighbours: neighboursOf(d, input.neighbours),
       seen: lists.bySegment.get(d.id) ?? [],
-      dhcp: null,
-      mode,
+      dhcp: input.dhcp?.get(d.id) ?? null,
+      configured: configuredMode(d.ports.map((p) => p.mode)),
+      mode: m.mode,
       served: serve,
-      reason: decided && "error" in decided ? decided.error : reasonFor(d, mode),
+      reason: (m.mode === "server" || m.mode === "auto") && decided && "error" in decided
+        ? decided.error
+        : m.mode === "proxy" && serve && ours === undefined
+        ? `${m.reason}; taking an address there by DHCP`
+        : m.reason,
     });
   }
   return {
@@ -226,23 +291,47 @@ function shared(macs: readonly string[], set: ReadonlySet<string>): number {
   return macs.filter((m) => set.has(m)).length;
 }
 
-/** The segment's mode: mesh.yaml's word for its ports, `off` only when all are off. */
-function segmentMode(d: Draft): PortMode {
-  const modes = new Set(d.ports.map((p) => p.mode));
-  for (const m of ["server", "proxy", "auto"] as const) if (modes.has(m)) return m;
-  return "off";
+function modeOf(d: Draft, input: NetMapInput): ModeDecision {
+  const dhcp = input.dhcp?.get(d.id);
+  const guard = input.guard?.get(d.id);
+  return decideMode({
+    configured: d.ports.map((p) => p.mode),
+    link: d.link,
+    ...(dhcp ? { dhcp } : {}),
+    ...(guard ? { guard } : {}),
+  });
 }
 
-function request(d: Draft, size: number): SegmentRequest {
-  const mode = segmentMode(d);
+function request(d: Draft, m: ModeDecision, size: number): SegmentRequest {
   const pinned = d.ports.find((p) => p.pinnedSubnet !== undefined)?.pinnedSubnet;
   return {
     id: d.id,
-    // A segment with no carrier is away: its allocation is held, not renewed.
-    needs: d.link === "up" && (mode === "server" || mode === "auto"),
+    // Only full DHCP hands out addresses from the pool; an undecided `auto`
+    // segment gets its subnet planned so that it is ready (and shown). A
+    // segment with no carrier, or one another server owns, keeps its
+    // allocation held.
+    needs: (m.mode === "server" && m.serve) || (m.mode === "auto" && d.link === "up"),
     ...(pinned ? { pinned } : {}),
     size,
   };
+}
+
+/** The subnet of a proxy segment: the port's own (pinned or present), else what the server offers. */
+function proxySubnet(port: PortState, dhcp: ExistingDhcp | undefined): Cidr | undefined {
+  if (port.pinnedSubnet) return port.pinnedSubnet;
+  const offered = addressServers(dhcp).flatMap((s) => s.subnets)[0];
+  if (offered === undefined) return undefined;
+  try {
+    return parseCidr(offered);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pinned address, or one the port already has inside `subnet`. */
+function presentAddress(port: PortState, subnet: Cidr): number | undefined {
+  if (port.pinnedAddress !== undefined) return port.pinnedAddress;
+  return port.addresses.find((a) => cidrContains(subnet, a.ip) && a.ip !== subnet.network)?.ip;
 }
 
 /** Subnets seen from neighbours kept per segment: a flood of made-up senders cannot block the pool. */
@@ -302,9 +391,8 @@ function network(ip: number, prefix: number): Cidr {
 
 /** Our address: the pinned one, one already on the port inside the subnet, else the first host. */
 function serverAddress(port: PortState, subnet: Cidr): number | undefined {
-  if (port.pinnedAddress !== undefined) return port.pinnedAddress;
-  const present = port.addresses.find((a) => cidrContains(subnet, a.ip) && a.ip !== subnet.network);
-  if (present) return present.ip;
+  const present = presentAddress(port, subnet);
+  if (present !== undefined) return present;
   try {
     return firstHost(subnet);
   } catch {
@@ -317,14 +405,6 @@ function neighboursOf(d: Draft, all: readonly NeighbourSeen[]): SegmentReport["n
   return all
     .filter((n) => names.has(n.interface))
     .map((n) => ({ mac: n.mac, ip: formatIpv4(n.ip), interface: n.interface }));
-}
-
-function reasonFor(d: Draft, mode: PortMode): string {
-  if (mode === "off") return "mode off in mesh.yaml";
-  if (d.link === "down") return "no carrier on any port";
-  if (mode === "server") return "mode server in mesh.yaml";
-  if (mode === "proxy") return "mode proxy: proxyDHCP is not served yet";
-  return "auto: not served until existing DHCP servers can be detected (set mode: server to serve)";
 }
 
 /** What changed between the stored map and this one. */

@@ -180,3 +180,43 @@ Deno.test("buildNetMap: made-up neighbours all over the pool neither move a kept
   const eth5 = m.segments.find((s) => s.interfaces.includes("eth5"))!;
   assert.ok(eth5.subnet !== null && eth5.served, eth5.reason);
 });
+
+Deno.test("buildNetMap: auto with a DHCP server found is proxy, with its subnet and no pool subnet", () => {
+  const dhcpSeg = buildNetMap(input(PORTS)).segments.find((s) => s.interfaces.includes("eth2"))!.id;
+  const quietSeg =
+    buildNetMap(input(PORTS)).segments.find((s) => s.interfaces.includes("eth1"))!.id;
+  const dhcp = new Map([
+    [dhcpSeg, {
+      servers: [{
+        serverId: "192.168.50.1",
+        serverMac: "02:aa:00:00:00:01",
+        subnets: ["192.168.50.0/24"],
+        proxy: false,
+      }],
+    }],
+    [quietSeg, { servers: [] }],
+  ]);
+  const m = buildNetMap(input(PORTS, { dhcp }));
+  const eth2 = m.segments.find((s) => s.id === dhcpSeg)!;
+  assert.deepEqual([eth2.mode, eth2.served, eth2.subnet, eth2.address], [
+    "proxy",
+    true,
+    "192.168.50.0/24",
+    null,
+  ]);
+  assert.match(eth2.reason, /taking an address there by DHCP/);
+  assert.ok(!m.allocations.some((a) => a.segment === dhcpSeg));
+  assert.deepEqual(m.served.find((s) => s.segment === dhcpSeg), {
+    kind: "proxy",
+    segment: dhcpSeg,
+    interface: "eth2",
+    subnet: parseCidr("192.168.50.0/24"),
+    serverIp: null,
+  });
+  // With an address already on the port in that subnet, that is ours there.
+  const withAddr = PORTS.map((p) =>
+    p.name === "eth2" ? { ...p, addresses: [{ ip: parseIpv4("192.168.50.9"), prefix: 24 }] } : p
+  );
+  const m2 = buildNetMap(input(withAddr, { dhcp }));
+  assert.equal(m2.segments.find((s) => s.id === dhcpSeg)!.address, "192.168.50.9");
+});

@@ -22,7 +22,7 @@ import {
   IPXE_DIR,
   prepareBootAssets,
   qemuSkipReason,
-  startRouterAdvertiser,
+  startMeshAdvertiser,
 } from "../lib/qemu.ts";
 import { startLabServer } from "../http/_lab_server.ts";
 import { readLeases, startFixture } from "./_fixture_client.ts";
@@ -162,7 +162,7 @@ Deno.test({
         leases: {},
         log: false,
       });
-      await startRouterAdvertiser(lab);
+      await startMeshAdvertiser(lab);
 
       const results = await Promise.all(
         VMS.map((vm) => bootVm(lab, { ...vm, name: vm.label, timeoutMs: 600_000 })),

@@ -20,13 +20,7 @@ import {
   writeLabHost0,
 } from "../lib/mesh_daemon.ts";
 import { createLab } from "../lib/netns.ts";
-import {
-  addTap,
-  bootVm,
-  prepareBootAssets,
-  qemuSkipReason,
-  startRouterAdvertiser,
-} from "../lib/qemu.ts";
+import { addTap, bootVm, prepareBootAssets, qemuSkipReason } from "../lib/qemu.ts";
 
 const SRV_IP = "10.93.0.1";
 
@@ -50,7 +44,7 @@ Deno.test({
       await writeLabHost0(host0, { state, srv: SRV_IP, pool: ["10.93.0.100", "10.93.0.199"] });
       await addLabMachine(host0, "e2e-bios", biosId, "only-in-e2e-bios");
       await installLabBootFiles(state, await prepareBootAssets());
-      await startRouterAdvertiser(lab);
+      // mesh alone on the segment: it sends the router advertisements iPXE waits for.
 
       let d = startDaemon(lab, "srv", host0);
       daemons.push(d);

@@ -16,7 +16,7 @@ import {
   type BootVmResult,
   prepareBootAssets,
   qemuSkipReason,
-  startRouterAdvertiser,
+  startMeshAdvertiser,
 } from "../lib/qemu.ts";
 import { startLabServer } from "./_lab_server.ts";
 
@@ -103,7 +103,7 @@ Deno.test({
       lab.spawn("srv", ["dnsmasq", "--keep-in-foreground", `--conf-file=${dir}/dnsmasq.conf`]);
       await addTap(lab, KNOWN.tap);
       await addTap(lab, UNKNOWN.tap);
-      await startRouterAdvertiser(lab);
+      await startMeshAdvertiser(lab);
       const [known, unknown] = await Promise.all([
         bootVm(lab, { firmware: "bios", ...KNOWN, name: "known", timeoutMs: 600_000 }),
         bootVm(lab, { firmware: "bios", ...UNKNOWN, name: "unknown", timeoutMs: 600_000 }),

@@ -39,10 +39,11 @@
  *   offers unless the reply carries option 175.176 = 1; relative names in a
  *   script resolve against the script's URL; the guest's udhcpc sends vendor
  *   class "udhcp 1.35.0" and no user class (a plain lease is right for it).
+ * - `startMeshAdvertiser(lab)` — mesh's own IPv6 router advertisements (parts tests)
  * - `startRouterAdvertiser(lab)` — IPv6 router advertisements on the switch
  *   (dnsmasq, RA only, in `lab.ns("sw")`). iPXE otherwise waits ~16 s for
- *   IPv6 autoconfiguration on every "Configuring (net0)"; call it once per lab
- *   whatever DHCP server is under test. Stopped with the lab.
+ *   IPv6 autoconfiguration on every "Configuring (net0)"; for the dnsmasq
+ *   stand-in, which mesh is measured against. Stopped with the lab.
  * - `parseMarker(line, marker?)` — `key=value` fields of a marker line.
  *
  * What the guest does (tests/e2e/assets/init, Alpine-like): DHCP with udhcpc on
@@ -134,9 +135,42 @@ export async function addTap(lab: Lab, name: string): Promise<string> {
 }
 
 /**
+ * mesh's own IPv6 router advertiser (src/ra) on `host`'s `ifname`, for tests
+ * that run mesh's servers as parts rather than `mesh serve` (which sends them
+ * itself): iPXE waits ~16 s for an RA in its "Configuring" step otherwise.
+ * Resolves once it sends; the lab's cleanup stops it.
+ */
+export async function startMeshAdvertiser(lab: Lab, host = "srv", ifname = "eth0"): Promise<void> {
+  const child = lab.spawn(host, [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--cached-only",
+    RA_FIXTURE,
+    "advertise",
+    JSON.stringify({ ifname }),
+  ], { stdout: "piped" });
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`router advertiser did not start on ${host}/${ifname}`);
+    seen += value;
+  }
+  reader.releaseLock();
+  if (!(JSON.parse(seen.split("\n")[0]!) as { ready?: boolean }).ready) {
+    throw new Error(`router advertiser did not start: ${seen}`);
+  }
+}
+
+const RA_FIXTURE = new URL("../../src/ra/_advertiser_test_fixture.ts", import.meta.url).pathname;
+
+/**
  * Sends IPv6 router advertisements on the lab switch (a ULA prefix on br0 and
  * dnsmasq with `ra-only`: no DHCPv4, no DHCPv6, no DNS), so iPXE finishes
- * IPv6 autoconfiguration at once instead of waiting for it.
+ * IPv6 autoconfiguration at once instead of waiting for it. For the dnsmasq
+ * stand-in only (the established servers it is measured against); mesh
+ * sends its own.
  */
 export async function startRouterAdvertiser(lab: Lab): Promise<void> {
   const r = await lab.exec("sw", [
