@@ -87,6 +87,7 @@ export const PURE: readonly PureEntry[] = [
   { path: "src/dhcp/packet.ts" },
   { path: "src/dhcp/client.ts" },
   { path: "src/dhcp/authoritative.ts" },
+  { path: "src/dhcp/proxy.ts" },
   { path: "src/dhcp/leases.ts" },
   { path: "src/dhcp/lease_types.ts" },
   { path: "src/dhcp/pxe_options.ts" },

@@ -55,7 +55,15 @@ export const DEFAULTS = {
     idleTimeoutMs: 10_000,
   },
   // The ARP scan: 8 ports in about 1 s; a segment away for a week loses its subnet.
-  scan: { probes: 3, intervalMs: 30, settleMs: 250, subnetHoldHours: 168 },
+  // The DHCP probe listens 4 s: dnsmasq pings an address for 3 s before its first offer.
+  scan: {
+    probes: 3,
+    intervalMs: 30,
+    settleMs: 250,
+    subnetHoldHours: 168,
+    dhcpProbeMs: 4000,
+    reprobeMinutes: 10,
+  },
   boot: {
     ipxeDir: "/usr/lib/ipxe",
     bios: "undionly.kpxe",
@@ -78,7 +86,14 @@ const TOP_KEYS = [
   "mirror",
   "scan",
 ] as const;
-const SCAN_KEYS = ["probes", "interval_ms", "settle_ms", "subnet_hold_hours"] as const;
+const SCAN_KEYS = [
+  "probes",
+  "interval_ms",
+  "settle_ms",
+  "subnet_hold_hours",
+  "dhcp_probe_ms",
+  "reprobe_minutes",
+] as const;
 const IFACE_KEYS = ["mode", "address", "subnet", "pool", "router", "dns"] as const;
 const DHCP_KEYS = ["lease_time", "domain", "dns", "reservations"] as const;
 const RESERVATION_KEYS = ["mac", "node", "ip", "hostname"] as const;
@@ -467,6 +482,8 @@ export function parseMeshYaml(
     settleMs: sc.int("settle_ms", 0, 10000) ?? DEFAULTS.scan.settleMs,
     subnetHoldMs: (sc.int("subnet_hold_hours", 0, 87600) ?? DEFAULTS.scan.subnetHoldHours) *
       3_600_000,
+    dhcpProbeMs: sc.int("dhcp_probe_ms", 0, 60000) ?? DEFAULTS.scan.dhcpProbeMs,
+    reprobeMs: (sc.int("reprobe_minutes", 0, 10080) ?? DEFAULTS.scan.reprobeMinutes) * 60_000,
   };
 
   const stateRel = (rel: string) => joinPath(stateDir, rel);

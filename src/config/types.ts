@@ -136,6 +136,10 @@ export interface ScanSettings {
   readonly intervalMs: number;
   readonly settleMs: number;
   readonly subnetHoldMs: number;
+  /** How long the existing-DHCP probe listens per segment (0: no probe, `auto` stays undecided). */
+  readonly dhcpProbeMs: number;
+  /** How often the daemon scans and probes again unprompted (0: only on link changes and SIGHUP). */
+  readonly reprobeMs: number;
 }
 
 /** Settings of the central node, every default applied, paths absolute or as given. */

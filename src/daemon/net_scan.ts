@@ -8,6 +8,7 @@
  * daemon only looks.
  */
 import { type InterfaceSettings, pinnedSubnet, type Settings } from "../config/mod.ts";
+import { probeDhcpServers } from "../dhcp/mod.ts";
 import { listInterfaces, type NetInterface } from "../net/mod.ts";
 import type { NetStore } from "../store/mod.ts";
 import {
@@ -15,10 +16,12 @@ import {
   type ArpScanResult,
   type ArpScanTimings,
   buildNetMap,
+  type ExistingDhcp,
   type NetMap,
+  type NetMapInput,
   type PortState,
 } from "../topology/mod.ts";
-import { cidrContains } from "../wire/mod.ts";
+import { cidrContains, formatCidr, formatIpv4 } from "../wire/mod.ts";
 
 /** How long an allocation stays reserved for a segment that is away (default). */
 export const DEFAULT_SUBNET_HOLD_MS = 7 * 24 * 3600 * 1000;
@@ -46,6 +49,10 @@ export interface NetScanOptions {
   readonly store: NetStore;
   readonly timings?: ArpScanTimings;
   readonly holdMs?: number;
+  /** How long the existing-DHCP probe listens per segment (0: no probe). */
+  readonly dhcpProbeMs?: number;
+  /** Segments the rogue guard took over, by id. */
+  readonly guard?: NetMapInput["guard"];
   readonly signal?: AbortSignal;
   readonly onPort?: (port: string, index: number, total: number) => void;
   /** Unix ms (injected for tests). */
@@ -99,6 +106,50 @@ export function portState(l: NetInterface, cfg: InterfaceSettings | undefined): 
   };
 }
 
+/**
+ * The existing-DHCP probe on every segment with carrier that mesh may serve,
+ * from its serving port; offers from our own ports' MACs are our own server.
+ * Undefined when probing is off. A probe that fails (the port went away)
+ * leaves its segment unprobed: `auto` stays undecided there.
+ */
+async function probeSegments(
+  draft: NetMap,
+  ports: readonly PortState[],
+  opts: NetScanOptions,
+): Promise<Map<string, ExistingDhcp> | undefined> {
+  const spanMs = opts.dhcpProbeMs ?? opts.settings.scan.dhcpProbeMs;
+  if (spanMs <= 0) return undefined;
+  const ownMacs = ports.map((p) => p.mac);
+  const targets = draft.segments.filter((s) =>
+    s.link === "up" && s.configured !== "off" && s.serving !== null
+  );
+  const found = await Promise.all(targets.map(async (s) => {
+    try {
+      const r = await probeDhcpServers({
+        ifname: s.serving!,
+        spanMs,
+        ownMacs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      const existing: ExistingDhcp = {
+        servers: r.servers.servers.map((x) => ({
+          serverId: formatIpv4(x.serverId),
+          serverMac: x.serverMac,
+          subnets: x.subnets.map(formatCidr),
+          proxy: x.proxy,
+          routers: x.routers.map(formatIpv4),
+          dns: x.dns.map(formatIpv4),
+          leaseTime: x.leaseTime,
+        })),
+      };
+      return [[s.id, existing] as const];
+    } catch {
+      return [];
+    }
+  }));
+  return new Map(found.flat());
+}
+
 /** Scans and builds the map; commits it to the store when `commit`. */
 export async function scanNetwork(opts: NetScanOptions, commit: boolean): Promise<NetScan> {
   const now = opts.now ?? Date.now;
@@ -114,19 +165,23 @@ export async function scanNetwork(opts: NetScanOptions, commit: boolean): Promis
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onPort ? { onPort: opts.onPort } : {}),
   });
-  const at = now();
-  const previous = opts.store.segments();
-  const map = buildNetMap({
+  const input: NetMapInput = {
     ports,
     groups: scan.groups,
     neighbours: scan.neighbours,
-    previous,
+    previous: opts.store.segments(),
     allocations: opts.store.allocations(),
     pools: opts.settings.subnetPool,
     size: opts.settings.defaultSubnetSize,
     holdMs: opts.holdMs ?? DEFAULT_SUBNET_HOLD_MS,
-    now: at,
-  });
+    now: now(),
+    ...(opts.guard ? { guard: opts.guard } : {}),
+  };
+  // The segments are known now: ask each whether a DHCP server is there,
+  // all at once (each probe listens for the same few seconds).
+  const dhcp = await probeSegments(buildNetMap(input), ports, opts);
+  const at = now();
+  const map = buildNetMap({ ...input, now: at, ...(dhcp ? { dhcp } : {}) });
   if (commit) {
     opts.store.commitScan(
       at,

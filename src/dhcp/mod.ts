@@ -41,3 +41,7 @@ export {
   type LeaseClientStats,
   startLeaseClient,
 } from "./lease_client_shell.ts";
+// proxyDHCP: the responder (pure), the PXE boot server on 4011 and the service.
+export * from "./proxy.ts";
+export { type BootServerHandle, startBootServer } from "./boot_server.ts";
+export * from "./proxy_service.ts";

@@ -5,9 +5,12 @@
  * the loop builds request contexts from. Opening is all or nothing: when one
  * interface fails, whatever was opened is closed and the error names it.
  */
+import { getLogger } from "@logtape/logtape";
 import { DhcpTransport } from "../net/mod.ts";
 import { type Cidr, cidrBroadcast } from "../wire/mod.ts";
 import { ConflictProbe } from "./conflict_probe.ts";
+
+const log = getLogger(["mesh", "dhcp"]);
 
 export interface ServerInterface {
   readonly name: string;
@@ -57,6 +60,11 @@ function openLink(itf: ServerInterface, opts: LinkOptions): Link {
   } catch (e) {
     throw new Error(`dhcp: cannot open sockets on interface ${itf.name}: ${errText(e)}`, {
       cause: e,
+    });
+  }
+  if (!transport.ownsPort) {
+    log.warn("another DHCP server on this host holds port 67; replies go out as frames only", {
+      if: itf.name,
     });
   }
   let probe: ConflictProbe | undefined;

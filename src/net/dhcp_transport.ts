@@ -67,7 +67,8 @@ export interface TransportStats {
 /** DHCP server side of one interface. */
 export class DhcpTransport {
   readonly #raw: RawSocket;
-  readonly #udp: UdpSocket;
+  /** Null when another DHCP server on this host holds the port (see `open`). */
+  readonly #udp: UdpSocket | null;
   readonly #mac: Uint8Array;
   readonly #serverIp: number;
   readonly #port: number;
@@ -88,7 +89,12 @@ export class DhcpTransport {
   /** errno of the last refused send (0 after a good one; -1: not a libc error). */
   lastSendErrno = 0;
 
-  private constructor(raw: RawSocket, udp: UdpSocket, mac: Uint8Array, opts: DhcpTransportOptions) {
+  private constructor(
+    raw: RawSocket,
+    udp: UdpSocket | null,
+    mac: Uint8Array,
+    opts: DhcpTransportOptions,
+  ) {
     this.#raw = raw;
     this.#udp = udp;
     this.#mac = mac;
@@ -103,7 +109,7 @@ export class DhcpTransport {
     const raw = RawSocket.open(opts.ifname, bpfUdpDstPort(port), {
       rcvbuf: opts.rcvbuf ?? 4 << 20,
     });
-    let udp: UdpSocket;
+    let udp: UdpSocket | null;
     try {
       // It exists for routing replies and to keep the kernel from sending
       // ICMP port-unreachable; the raw socket already has its datagrams, so
@@ -112,14 +118,26 @@ export class DhcpTransport {
       // kernel's UDP receive errors.
       udp = UdpSocket.open({ ifname: opts.ifname, port, broadcast: true, rcvbuf: 1 << 20 });
     } catch (e) {
-      raw.close();
-      throw e;
+      // Another DHCP server on this host holds the port (dnsmasq binds
+      // 0.0.0.0:67 without SO_REUSEADDR). The raw socket still hears every
+      // request and sends every reply as a frame; that server's socket keeps
+      // the kernel from answering port-unreachable.
+      if (!(e instanceof LibcError && e.errno === C.EADDRINUSE)) {
+        raw.close();
+        throw e;
+      }
+      udp = null;
     }
     return new DhcpTransport(raw, udp, mac, opts);
   }
 
   get ifindex(): number {
     return this.#raw.ifindex;
+  }
+
+  /** False when another server on this host holds the port: replies go out as frames only. */
+  get ownsPort(): boolean {
+    return this.#udp !== null;
   }
 
   /** Our MAC on this interface. */
@@ -154,7 +172,7 @@ export class DhcpTransport {
       ends.push(used);
     }
     this.stats.framesIn += ends.length;
-    this.stats.udpDiscarded += this.#udp.discardQueued();
+    if (this.#udp) this.stats.udpDiscarded += this.#udp.discardQueued();
     const burst = stage.slice(0, used);
     const out: DhcpDatagram[] = [];
     let start = 0;
@@ -207,16 +225,19 @@ export class DhcpTransport {
     let ok: boolean;
     this.lastSendErrno = 0;
     try {
-      if (target.kind === "unicast") {
+      if (target.kind === "unicast" && this.#udp) {
         ok = this.#udp.sendTo(payload as Uint8Array<ArrayBuffer>, target.ip, target.port);
         if (!ok) this.lastSendErrno = this.#udp.lastSendErrno;
       } else {
+        // Without the UDP socket a unicast reply goes out as a link
+        // broadcast to its IP: it reaches a client on this segment (a relay
+        // behind a router it does not).
         const frame = encodeUdpFrame(
           {
             srcMac: this.#mac,
             dstMac: target.kind === "link" ? target.mac : BROADCAST_MAC,
             srcIp: this.#serverIp,
-            dstIp: target.kind === "link" ? target.ip : 0xffffffff,
+            dstIp: target.kind === "broadcast" ? 0xffffffff : target.ip,
             srcPort: this.#port,
             dstPort: target.port,
             payload,
@@ -236,7 +257,7 @@ export class DhcpTransport {
 
   close(): void {
     this.#raw.close();
-    this.#udp.close();
+    this.#udp?.close();
   }
 
   [Symbol.dispose](): void {

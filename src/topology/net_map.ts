@@ -378,6 +378,12 @@ function avoidLists(
       b.n - a.n || a.subnet.network - b.subnet.network || a.subnet.prefix - b.subnet.prefix
     );
     const kept = ranked.slice(0, MAX_SEEN_PER_SEGMENT).map((c) => c.subnet);
+    // What another DHCP server hands out there is in use, whatever ARP said.
+    for (const sub of addressServers(input.dhcp?.get(d.id)).flatMap((x) => x.subnets)) {
+      try {
+        kept.push(parseCidr(sub));
+      } catch { /* a probe never reports a malformed subnet; nothing to avoid */ }
+    }
     seen.push(...kept);
     const all = [...hostNets, ...kept].map(formatCidr);
     bySegment.set(d.id, [...new Set(all)].sort());

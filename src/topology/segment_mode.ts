@@ -20,6 +20,9 @@ export interface ExistingServer {
   readonly subnets: readonly string[];
   /** A proxyDHCP: it adds boot information, it hands out no addresses. */
   readonly proxy: boolean;
+  readonly routers?: readonly string[];
+  readonly dns?: readonly string[];
+  readonly leaseTime?: number | null;
 }
 
 /** What the existing-DHCP probe found on a segment. */

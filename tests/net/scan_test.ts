@@ -21,6 +21,9 @@ interface Segment {
   address: string | null;
   neighbours: { mac: string; ip: string; interface: string }[];
   seen: string[];
+  dhcp:
+    | { servers: { serverId: string; serverMac: string; subnets: string[]; proxy: boolean }[] }
+    | null;
   mode: string;
   served: boolean;
   reason: string;
@@ -130,15 +133,24 @@ Deno.test({
         `dnsmasq's host among ${JSON.stringify(b.neighbours)}`,
       );
       assert.deepEqual(b.seen, ["10.50.0.0/24"]);
+      // dnsmasq answers the probe: proxy there, in dnsmasq's subnet, never full DHCP.
+      assert.deepEqual(
+        b.dhcp?.servers.map((x) => [x.serverId, x.serverMac, x.subnets, x.proxy]),
+        [["10.50.0.1", mac, ["10.50.0.0/24"], false]],
+      );
+      assert.deepEqual([b.mode, b.subnet], ["proxy", "10.50.0.0/24"]);
+      assert.equal(by(j, "eth0").mode, "server");
       const c = by(j, "eth3");
       assert.deepEqual(c.interfaces, ["eth3"]);
       assert.ok(inPool(c.subnet, "10.77."), `eth3 subnet ${c.subnet}`);
       assert.deepEqual(c.neighbours, []);
+      assert.deepEqual([c.mode, c.dhcp], ["server", { servers: [] }]);
       const d = by(j, "eth4");
       assert.equal(d.link, "down");
       assert.equal(j.segments.length, 4);
       // Every planned subnet is distinct and clear of dnsmasq's 10.50.0.0/24.
-      const subnets = j.segments.map((s) => s.subnet).filter((s) => s !== null);
+      const subnets = j.segments.filter((s) => s.mode !== "proxy").map((s) => s.subnet)
+        .filter((s) => s !== null);
       assert.equal(new Set(subnets).size, subnets.length);
       assert.ok(!subnets.includes("10.50.0.0/24"));
 
@@ -183,12 +195,15 @@ Deno.test({
       assert.ok(inPool(by(p, "eth0").subnet, "10.77."));
 
       const t = await scan(lab, two, `${two}/state`);
-      const planned = t.segments.filter((s) => s.subnet !== null).map((s) => s.subnet);
+      const planned = t.segments.filter((s) => s.subnet !== null && s.mode !== "proxy")
+        .map((s) => s.subnet);
       assert.deepEqual(planned.filter((s) => s === "10.77.0.0/24").length, 1);
       assert.ok(planned.filter((s) => s !== "10.77.0.0/24").every((s) => inPool(s, "10.78.")));
 
       const f = await scan(lab, full, `${full}/state`);
-      const refused = f.segments.filter((s) => s.link === "up" && s.subnet === null);
+      const refused = f.segments.filter((s) =>
+        s.link === "up" && s.subnet === null && s.mode === "server"
+      );
       assert.ok(refused.length >= 1, JSON.stringify(f.segments));
       for (const s of refused) {
         assert.match(s.reason, /10\.77\.0\.0\/24/);
