@@ -107,8 +107,8 @@ export function portState(l: NetInterface, cfg: InterfaceSettings | undefined): 
 }
 
 /**
- * The existing-DHCP probe on every segment with carrier that mesh may serve,
- * from its serving port; offers from our own ports' MACs are our own server.
+ * The existing-DHCP probe on every `auto` segment with carrier, from its
+ * serving port; offers from our own ports' MACs are our own server.
  * Undefined when probing is off. A probe that fails (the port went away)
  * leaves its segment unprobed: `auto` stays undecided there.
  */
@@ -120,8 +120,10 @@ async function probeSegments(
   const spanMs = opts.dhcpProbeMs ?? opts.settings.scan.dhcpProbeMs;
   if (spanMs <= 0) return undefined;
   const ownMacs = ports.map((p) => p.mac);
+  // Only `auto` decides by it: a forced mode stands whatever answers (the
+  // rogue guard watches a forced server), and a probe costs seconds of start.
   const targets = draft.segments.filter((s) =>
-    s.link === "up" && s.configured !== "off" && s.serving !== null
+    s.link === "up" && s.configured === "auto" && s.serving !== null
   );
   const found = await Promise.all(targets.map(async (s) => {
     try {
