@@ -25,7 +25,9 @@ import {
   type InterfaceSettings,
   type OverlayAccess,
   OverlayAccess as Access,
+  type ProxyStrategySetting,
   type Reservation,
+  type RogueActionSetting,
   type Settings,
   type SourceAt,
 } from "./types.ts";
@@ -95,7 +97,15 @@ const SCAN_KEYS = [
   "reprobe_minutes",
 ] as const;
 const IFACE_KEYS = ["mode", "address", "subnet", "pool", "router", "dns"] as const;
-const DHCP_KEYS = ["lease_time", "domain", "dns", "reservations"] as const;
+const DHCP_KEYS = [
+  "lease_time",
+  "domain",
+  "dns",
+  "reservations",
+  "rogue_action",
+  "proxy_bios",
+  "proxy_uefi",
+] as const;
 const RESERVATION_KEYS = ["mac", "node", "ip", "hostname"] as const;
 const TFTP_KEYS = [
   "address",
@@ -468,6 +478,10 @@ export function parseMeshYaml(
     dns: dhcpDns ?? [],
     ...(dhcpDns ? { dnsAt: dhcpDnsAt } : {}),
     reservations: parseReservations(d),
+    rogueAction: d.oneOf<RogueActionSetting>("rogue_action", ["switch", "stop", "warn"]) ??
+      "switch",
+    proxyBios: d.oneOf<ProxyStrategySetting>("proxy_bios", ["option43", "port4011"]) ?? "option43",
+    proxyUefi: d.oneOf<ProxyStrategySetting>("proxy_uefi", ["option43", "port4011"]) ?? "port4011",
   };
   // A subnet or pool that failed to parse may hold reservations that would look stray.
   const subnetsRead = poolIssues === 0 && interfaceIssues === 0;

@@ -74,6 +74,11 @@ export interface Reservation {
   readonly at?: SourceAt;
 }
 
+/** What the rogue guard does when another server hands out addresses on a served segment. */
+export type RogueActionSetting = "switch" | "stop" | "warn";
+/** How proxyDHCP hands the boot file to a firmware: in its OFFER (option 43), or on port 4011. */
+export type ProxyStrategySetting = "option43" | "port4011";
+
 export interface DhcpSettings {
   readonly leaseTime: number;
   readonly domain?: string;
@@ -81,6 +86,11 @@ export interface DhcpSettings {
   /** `dnsAt[i]` is where `dns[i]` was written (absent when dns was not set). */
   readonly dnsAt?: readonly (SourceAt | undefined)[];
   readonly reservations: readonly Reservation[];
+  /** `dhcp.rogue_action`: `switch` to proxyDHCP (default), `stop`, or `warn`. */
+  readonly rogueAction: RogueActionSetting;
+  /** `dhcp.proxy_bios` / `dhcp.proxy_uefi`: the proxyDHCP strategy per firmware. */
+  readonly proxyBios: ProxyStrategySetting;
+  readonly proxyUefi: ProxyStrategySetting;
 }
 
 export interface TftpSettings {

@@ -10,9 +10,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { compileOverlays } from "../apkovl/mod.ts";
-import type { BootFilesConfig } from "../boot/mod.ts";
 import { type Host0, loadHost0, type Settings } from "../config/mod.ts";
-import { startDhcpService } from "../dhcp/mod.ts";
 import { ConfigError, formatIssue } from "../errors.ts";
 import {
   type ApiAccess,
@@ -21,6 +19,7 @@ import {
   loadOverlayIndex,
   serveHttp,
 } from "../http/mod.ts";
+import type { GuardSighting } from "../topology/mod.ts";
 import { formatIpv4 } from "../wire/mod.ts";
 import {
   acquireStateLock,
@@ -37,6 +36,7 @@ import { SqliteLeaseLookup } from "./lease_lookup.ts";
 import { type NetScanOptions, scanNetwork } from "./net_scan.ts";
 import { logScan, watchLinks } from "./rescan.ts";
 import { type ServedInterface, servedInterface, ServedNet } from "./served_net.ts";
+import { dhcpStarters } from "./dhcp_wiring.ts";
 import { superviseState } from "./state_health.ts";
 
 const log = getLogger(["mesh", "daemon"]);
@@ -57,6 +57,8 @@ export interface DaemonInfo {
   readonly http: { hostname: string; port: number };
   readonly tftp: { hostname: string; port: number };
   readonly dhcp: readonly string[];
+  /** Interfaces served by proxyDHCP (another server hands out the addresses there). */
+  readonly proxy: readonly string[];
   readonly publicBase: string;
 }
 
@@ -66,11 +68,10 @@ export function publicBase(settings: Settings, served: readonly ServedInterface[
   if (settings.http.publicHost) return `http://${settings.http.publicHost}${port}`;
   if (served[0]) return `http://${formatIpv4(served[0].serverIp)}${port}`;
   if (settings.http.address !== 0) return `http://${formatIpv4(settings.http.address)}${port}`;
-  throw new ConfigError({
-    file: "mesh.yaml",
-    message:
-      "http.public_host is needed when no interface is in server mode and http.address is 0.0.0.0",
-  });
+  // No segment in full DHCP yet (all proxy, or none up): each node is
+  // answered with the address it reached us at (baseFromHost), so this is
+  // only what a request without a Host header gets.
+  return `http://127.0.0.1${port}`;
 }
 
 /** URL paths of the kernel, initramfs, modloop and repository (from boot.* in mesh.yaml). */
@@ -164,7 +165,7 @@ async function serve(
   log.info("boot files ready", { dir: bootDir, files: binaries });
 
   const net = new NetStore(store.db);
-  const scanOpts: NetScanOptions = {
+  const scanOpts: { -readonly [K in keyof NetScanOptions]: NetScanOptions[K] } = {
     settings,
     store: net,
     timings: {
@@ -270,66 +271,65 @@ async function serve(
   }
   cleanups.push(() => tftp.close());
 
-  let servedNet: ServedNet;
   // DHCP on every served segment, one service each, so a rescan that
   // changes one segment leaves the others serving.
-  {
-    const boot = (_segment: string, serverIp: number): BootFilesConfig => ({
-      tftpServer: serverIp,
-      httpBase: `http://${formatIpv4(serverIp)}${
-        settings.http.port === 80 ? "" : `:${settings.http.port}`
-      }`,
-      bios: settings.boot.bios,
-      efiX64: settings.boot.efiX64,
-      efiX64Snp: settings.boot.efiX64Snp,
-      ...(settings.boot.efiArm64 ? { efiArm64: settings.boot.efiArm64 } : {}),
-      bootScriptPath: "/boot.ipxe",
-    });
-    const startDhcp = (s: ServedInterface) =>
-      startDhcpService({
-        interfaces: [{
-          name: s.name,
-          serverIp: s.serverIp,
-          subnet: s.subnet,
-          pool: s.pool,
-          routers: [...s.routers],
-          dns: [...s.dns],
-          ...(settings.dhcp.domain !== undefined ? { domain: settings.dhcp.domain } : {}),
-          leaseTime: settings.dhcp.leaseTime,
-        }],
-        reservations: settings.dhcp.reservations.map((r) => ({ ...r })),
-        boot,
-        store: leases,
-        signal: stop.signal,
-        onEvent: (ev) => {
-          // the firmware's option 97: what ties this MAC to its SMBIOS UUID
-          const uuid = ev.detail.uuid;
-          if (typeof uuid === "string") leaseLookup.noteDhcpUuid(ev.mac, uuid);
-          registry.record({
-            mac: ev.mac,
-            ...(ev.ip !== undefined ? { ip: ev.ip } : {}),
-            stage: ev.stage,
-            source: "dhcp",
-            detail: ev.detail,
-            at: Date.now(),
-          });
-        },
+  const starters = dhcpStarters({
+    settings,
+    store: leases,
+    signal: stop.signal,
+    onEvent: (ev) => {
+      // the firmware's option 97: what ties this MAC to its SMBIOS UUID
+      const uuid = ev.detail.uuid;
+      if (typeof uuid === "string") leaseLookup.noteDhcpUuid(ev.mac, uuid);
+      registry.record({
+        mac: ev.mac,
+        ...(ev.ip !== undefined ? { ip: ev.ip } : {}),
+        stage: ev.stage,
+        source: "dhcp",
+        detail: ev.detail,
+        at: Date.now(),
       });
-    servedNet = new ServedNet({
-      settings,
-      startDhcp,
-      record: (kind, segment, detail) => net.record(Date.now(), [{ kind, segment, detail }]),
-    });
-    const sn = servedNet;
-    cleanups.push(() => sn.close());
-    await sn.apply(first, true);
-  }
+    },
+  });
+  const record = (kind: string, segment: string, detail: Record<string, unknown>) =>
+    net.record(Date.now(), [{ kind, segment, detail }]);
+  // The rogue guard's sightings, by segment: they hold until SIGHUP (the
+  // operator says the other server is gone), whatever a rescan finds.
+  const guards = new Map<string, GuardSighting>();
+  scanOpts.guard = guards;
+  let rescan: (why: string) => void = () => {};
+  const servedNet: ServedNet = new ServedNet({
+    settings,
+    ...starters,
+    record,
+    onForeign: (segment, server) => {
+      const action = settings.dhcp.rogueAction;
+      log.error("another DHCP server hands out addresses on a segment mesh serves", {
+        segment,
+        server: server.serverId,
+        mac: server.serverMac,
+        offered: server.yiaddr,
+        to: server.client,
+        action,
+      });
+      record("rogue-server", segment, { ...server, action });
+      if (guards.has(segment)) return;
+      guards.set(segment, { serverId: server.serverId, serverMac: server.serverMac, action });
+      if (action === "warn") return;
+      // Stop handing out addresses now; the rescan sets up what comes instead.
+      void servedNet.stopServer(segment, `guard: ${server.serverId} (${server.serverMac})`)
+        .then(() => rescan("guard"));
+    },
+  });
+  cleanups.push(() => servedNet.close());
+  await servedNet.apply(first, true);
 
   const info: DaemonInfo = {
     stateDir,
     http: http.addr,
     tftp: { hostname: tftp.addr.hostname, port: tftp.addr.port },
     dhcp: servedNet.served.map((s) => s.name),
+    proxy: servedNet.proxied,
     publicBase: base,
   };
   log.info("mesh serving", { ...info });
@@ -343,7 +343,7 @@ async function serve(
 
   // Rescans (link changes, SIGHUP) and reloads run one at a time.
   let reloading = Promise.resolve();
-  const rescan = (why: string) => {
+  rescan = (why: string) => {
     reloading = reloading.then(async () => {
       if (stop.signal.aborted) return;
       try {
@@ -361,6 +361,8 @@ async function serve(
 
   // SIGHUP: reload /host0 one at a time; never drop what is served on failure.
   const reload = () => {
+    // The operator's word: segments the guard took over are decided afresh.
+    guards.clear();
     rescan("SIGHUP");
     reloading = reloading.then(async () => {
       try {

@@ -10,9 +10,11 @@ import { getLogger } from "@logtape/logtape";
 import { checkServedSubnets, formatProblem, type Settings } from "../config/mod.ts";
 import { addAddress, deleteAddress, interfaceMac } from "../net/mod.ts";
 import { RouterAdvertiser } from "../ra/mod.ts";
-import type { ServerSegment } from "../topology/mod.ts";
+import { type ForeignServer, RogueWatch } from "../dhcp/mod.ts";
+import type { ProxySegment, ServedSegment, ServerSegment } from "../topology/mod.ts";
 import { type Cidr, cidrBroadcast, formatCidr, formatIpv4 } from "../wire/mod.ts";
 import type { NetScan } from "./net_scan.ts";
+import { ProxyUnit, type ProxyUnitDeps } from "./proxy_unit.ts";
 
 const log = getLogger(["mesh", "net"]);
 
@@ -38,12 +40,12 @@ export function defaultPool(subnet: Cidr): { start: number; end: number } {
 }
 
 /** What the manager needs to start one segment's DHCP. */
-export interface ServedNetDeps {
+export interface ServedNetDeps extends ProxyUnitDeps {
   readonly settings: Settings;
   /** Starts DHCP on one interface; the handle stops it. */
   readonly startDhcp: (s: ServedInterface) => { close(): Promise<void> | void };
-  /** Records an event of the network (address added, segment served or dropped). */
-  readonly record: (kind: string, segment: string, detail: Record<string, unknown>) => void;
+  /** Another server hands out addresses on a segment we serve in full (the rogue guard). */
+  readonly onForeign: (segment: string, server: ForeignServer) => void;
 }
 
 interface Running {
@@ -56,6 +58,8 @@ interface Running {
   readonly dhcp: { close(): Promise<void> | void };
   /** IPv6 router advertisements: iPXE waits ~16 s for one in its "Configuring" step. */
   readonly ra: RouterAdvertiser | null;
+  /** Listens for other DHCP servers on the segment. */
+  readonly guard: RogueWatch | null;
 }
 
 /** The DHCP configuration of a served segment, from the map and mesh.yaml. */
@@ -71,12 +75,16 @@ export function servedInterface(s: ServerSegment, settings: Settings): ServedInt
   };
 }
 
-const keyOf = (s: ServerSegment) => `${s.interface} ${formatCidr(s.subnet)} ${s.serverIp}`;
+const keyOf = (s: ServedSegment) =>
+  s.kind === "server"
+    ? `server ${s.interface} ${formatCidr(s.subnet)} ${s.serverIp}`
+    : `proxy ${s.interface} ${s.serverIp === null ? "lease" : formatIpv4(s.serverIp)}`;
 
 /** Keeps addresses and DHCP services in step with the map. */
 export class ServedNet {
   readonly #deps: ServedNetDeps;
   readonly #running = new Map<string, Running>();
+  readonly #proxies = new Map<string, { key: string; unit: ProxyUnit }>();
 
   constructor(deps: ServedNetDeps) {
     this.#deps = deps;
@@ -87,25 +95,45 @@ export class ServedNet {
     return [...this.#running.values()].map((r) => r.served);
   }
 
+  /** The interfaces served by proxyDHCP now. */
+  get proxied(): string[] {
+    return [...this.#proxies.values()].map((p) => p.unit.interface);
+  }
+
+  /**
+   * Stops full DHCP on `segment` at once (the rogue guard saw another
+   * server there); the next apply decides what comes instead.
+   */
+  async stopServer(segment: string, why: string): Promise<void> {
+    const r = this.#running.get(segment);
+    if (r) await this.#stop(segment, r, why);
+  }
+
   /**
    * Brings the served segments in line with `scan`. With `strict` (the
    * first start) a segment that cannot be served stops the start; later a
    * failure is logged and that segment alone stays unserved.
    */
   async apply(scan: NetScan, strict: boolean): Promise<void> {
-    const want = new Map(
-      scan.map.served.flatMap((s) => s.kind === "server" ? [[s.segment, s] as const] : []),
-    );
+    const want = new Map(scan.map.served.map((s) => [s.segment, s] as const));
     for (const [id, r] of [...this.#running]) {
       const w = want.get(id);
       if (w === undefined || keyOf(w) !== r.key) await this.#stop(id, r, w ? "changed" : "gone");
     }
+    for (const [id, p] of [...this.#proxies]) {
+      const w = want.get(id);
+      if (w !== undefined && this.#sameProxy(p, w)) continue;
+      this.#proxies.delete(id);
+      await p.unit.close();
+      log.info("segment no longer served", { segment: id, if: p.unit.interface, mode: "proxy" });
+    }
     for (const s of want.values()) {
-      if (this.#running.has(s.segment)) continue;
+      if (this.#running.has(s.segment) || this.#proxies.has(s.segment)) continue;
       const ifindex = scan.ifindex.get(s.interface);
       try {
         if (ifindex === undefined) throw new Error(`interface ${s.interface} is gone`);
-        await this.#start(s, ifindex);
+        if (s.kind === "server") await this.#start(s, ifindex);
+        else await this.#startProxy(s, ifindex);
       } catch (e) {
         const msg = (e as Error).message;
         if (strict) throw new Error(msg.startsWith("dhcp:") ? msg : `dhcp: ${msg}`);
@@ -120,6 +148,22 @@ export class ServedNet {
   /** Stops every segment (and takes away the addresses we added). */
   async close(): Promise<void> {
     for (const [id, r] of [...this.#running]) await this.#stop(id, r, "stopping");
+    for (const [id, p] of [...this.#proxies]) {
+      this.#proxies.delete(id);
+      await p.unit.close();
+    }
+  }
+
+  /** A proxy segment whose address came by lease stays as it is when the map now sees that address. */
+  #sameProxy(p: { key: string; unit: ProxyUnit }, w: ServedSegment): boolean {
+    if (w.kind !== "proxy" || w.interface !== p.unit.interface) return false;
+    if (keyOf(w) === p.key) return true;
+    return p.key.endsWith(" lease") && w.serverIp !== null && w.serverIp === p.unit.serverIp;
+  }
+
+  async #startProxy(s: ProxySegment, ifindex: number): Promise<void> {
+    const unit = await ProxyUnit.start(s, ifindex, this.#deps);
+    this.#proxies.set(s.segment, { key: keyOf(s), unit });
   }
 
   async #start(s: ServerSegment, ifindex: number): Promise<void> {
@@ -148,7 +192,21 @@ export class ServedNet {
         error: String(e),
       });
     }
+    let guard: RogueWatch | null = null;
+    try {
+      guard = new RogueWatch({
+        ifname: s.interface,
+        own: { ips: new Set([s.serverIp]), macs: new Set([interfaceMac(s.interface)]) },
+        onForeign: (server) => this.#deps.onForeign(s.segment, server),
+      });
+    } catch (e) {
+      log.warn("no rogue guard: another DHCP server there would go unseen", {
+        if: s.interface,
+        error: String(e),
+      });
+    }
     this.#running.set(s.segment, {
+      guard,
       key: keyOf(s),
       served,
       segment: s.segment,
@@ -167,6 +225,7 @@ export class ServedNet {
 
   async #stop(id: string, r: Running, why: string): Promise<void> {
     this.#running.delete(id);
+    r.guard?.close();
     try {
       r.ra?.close();
     } catch (e) {

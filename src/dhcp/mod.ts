@@ -45,3 +45,6 @@ export {
 export * from "./proxy.ts";
 export { type BootServerHandle, startBootServer } from "./boot_server.ts";
 export * from "./proxy_service.ts";
+// The rogue guard: its decision (pure) and its passive watch on port 68.
+export * from "./rogue_guard.ts";
+export { RogueWatch, type RogueWatchOptions } from "./rogue_watch.ts";
