@@ -19,6 +19,7 @@ import {
   loadOverlayIndex,
   serveHttp,
 } from "../http/mod.ts";
+import { NeighbourTable } from "../net/mod.ts";
 import type { GuardSighting } from "../topology/mod.ts";
 import { formatIpv4 } from "../wire/mod.ts";
 import {
@@ -191,7 +192,7 @@ async function serve(
     settings,
     first.map.served.flatMap((s) => s.kind === "server" ? [servedInterface(s, settings)] : []),
   );
-  const leaseLookup = new SqliteLeaseLookup(leases);
+  const leaseLookup = new SqliteLeaseLookup(leases, Date.now, new NeighbourTable());
   const apiAccess = await apiAccessOf(settings);
 
   // HTTP: boot scripts, overlays, boot files, mirror, node API.
@@ -322,6 +323,7 @@ async function serve(
     },
   });
   cleanups.push(() => servedNet.close());
+  leaseLookup.setProxied(() => servedNet.proxiedSubnets);
   await servedNet.apply(first, true);
 
   const info: DaemonInfo = {

@@ -3,10 +3,13 @@
  * Answers the HTTP service's "does this address hold a lease for that MAC?"
  * from the leases table (through the LeaseStore). Leases are committed before their ACK leaves, so a
  * node that fetches its overlay right after DHCP is already in the table.
+ * On a proxy segment another server hands the addresses out, so there the
+ * binding comes from the kernel's neighbour table: the MAC the kernel
+ * resolved the address to in order to answer that host.
  */
 import type { LeaseLookup } from "../http/mod.ts";
 import type { LeaseStore } from "../store/mod.ts";
-import { parseIpv4 } from "../wire/mod.ts";
+import { type Cidr, cidrContains, parseIpv4 } from "../wire/mod.ts";
 
 function ipNumber(ip: string): number | null {
   try {
@@ -23,13 +26,25 @@ const MAX_UUIDS = 65_536;
 export class SqliteLeaseLookup implements LeaseLookup {
   #leases: Pick<LeaseStore, "boundMacAt">;
   #uuids = new Map<string, string>();
-  constructor(leases: Pick<LeaseStore, "boundMacAt">, readonly now: () => number = Date.now) {
+  #proxied: () => readonly Cidr[] = () => [];
+  constructor(
+    leases: Pick<LeaseStore, "boundMacAt">,
+    readonly now: () => number = Date.now,
+    readonly neighbours?: { macOf(ip: number): string | undefined },
+  ) {
     this.#leases = leases;
+  }
+  /** Where to ask for the subnets of the segments served by proxyDHCP now. */
+  setProxied(subnets: () => readonly Cidr[]): void {
+    this.#proxied = subnets;
   }
   macForIp(ip: string): string | undefined {
     const n = ipNumber(ip);
     if (n === null) return undefined;
-    return this.#leases.boundMacAt(n, this.now());
+    const leased = this.#leases.boundMacAt(n, this.now());
+    if (leased !== undefined) return leased;
+    if (!this.#proxied().some((c) => cidrContains(c, n))) return undefined;
+    return this.neighbours?.macOf(n);
   }
   /** Remembers the UUID a MAC sent in option 97 (DHCP events call this). */
   noteDhcpUuid(mac: string, uuid: string): void {

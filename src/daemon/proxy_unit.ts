@@ -44,6 +44,12 @@ export class ProxyUnit {
     this.#deps = deps;
   }
 
+  /** The subnet served, once we have an address there. */
+  get subnet(): Cidr | null {
+    const a = this.#address;
+    return a ? { network: (a.ip & prefixMask(a.prefix)) >>> 0, prefix: a.prefix } : null;
+  }
+
   /** Our address on the segment, when we have one. */
   get serverIp(): number | null {
     return this.#address?.ip ?? null;

@@ -95,6 +95,11 @@ export class ServedNet {
     return [...this.#running.values()].map((r) => r.served);
   }
 
+  /** The subnets served by proxyDHCP now. */
+  get proxiedSubnets(): Cidr[] {
+    return [...this.#proxies.values()].flatMap((p) => p.unit.subnet ?? []);
+  }
+
   /** The interfaces served by proxyDHCP now. */
   get proxied(): string[] {
     return [...this.#proxies.values()].map((p) => p.unit.interface);

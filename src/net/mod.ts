@@ -66,3 +66,4 @@ export {
   Registration,
   type WatchOptions,
 } from "./reactor.ts";
+export { NeighbourTable, parseProcArp } from "./neighbours.ts";
