@@ -16,6 +16,7 @@ import { netScan, netShow } from "./net_cmds.ts";
 import { dhcpLeases, nodeInfo, nodeList } from "./node_cmds.ts";
 import { nodeForget } from "./node_forget.ts";
 import { serveCommand } from "./serve_cmd.ts";
+import { systemStatus } from "./status_cmd.ts";
 
 /** The version printed by `mesh --version`. */
 export const VERSION: string = denoJson.version;
@@ -70,6 +71,10 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
     "compile /host0 into per-node APKOVLs (<state>/apkovl)",
   );
   on(configure as unknown as Command, (g) => systemConfigure(g));
+  const status = system.command("status").description(
+    "every segment: mode and why, subnet, our address, DHCP servers seen; and the services",
+  );
+  on(status as unknown as Command, (g) => systemStatus(g));
   const start = system.command("start").description("same as mesh serve");
   on(start as unknown as Command, (g) => serveCommand(g));
 

@@ -20,7 +20,22 @@ Deno.test("mesh.yaml absent: every default applies", () => {
   assert.deepEqual(s.subnetPool.map(formatCidr), ["10.11.0.0/16"]);
   assert.equal(s.defaultSubnetSize, 24);
   assert.deepEqual(s.interfaces, {});
-  assert.deepEqual(s.dhcp, { leaseTime: 3600, dns: [], reservations: [] });
+  assert.deepEqual(s.dhcp, {
+    leaseTime: 3600,
+    dns: [],
+    reservations: [],
+    rogueAction: "switch",
+    proxyBios: "option43",
+    proxyUefi: "port4011",
+  });
+  assert.deepEqual(s.scan, {
+    probes: 3,
+    intervalMs: 30,
+    settleMs: 250,
+    subnetHoldMs: 168 * 3_600_000,
+    dhcpProbeMs: 4000,
+    reprobeMs: 600_000,
+  });
   assert.deepEqual(s.tftp, {
     address: 0,
     port: 69,
@@ -247,4 +262,32 @@ Deno.test("host0.conf keys fill in, mesh.yaml wins", () => {
   const both = ok("subnet_pool: [10.9.0.0/16]\n", legacy);
   assert.deepEqual(both.subnetPool.map(formatCidr), ["10.9.0.0/16"]);
   assert.equal(both.defaultSubnetSize, 25);
+});
+
+Deno.test("mesh.yaml: the scan and the proxy/guard keys are read", () => {
+  const s = ok(`
+scan:
+  probes: 5
+  interval_ms: 20
+  settle_ms: 400
+  subnet_hold_hours: 2
+  dhcp_probe_ms: 0
+  reprobe_minutes: 0
+dhcp:
+  rogue_action: warn
+  proxy_bios: port4011
+  proxy_uefi: option43
+`);
+  assert.deepEqual(s.scan, {
+    probes: 5,
+    intervalMs: 20,
+    settleMs: 400,
+    subnetHoldMs: 2 * 3_600_000,
+    dhcpProbeMs: 0,
+    reprobeMs: 0,
+  });
+  assert.deepEqual(
+    [s.dhcp.rogueAction, s.dhcp.proxyBios, s.dhcp.proxyUefi],
+    ["warn", "port4011", "option43"],
+  );
 });

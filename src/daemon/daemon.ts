@@ -360,6 +360,12 @@ async function serve(
   };
   const monitor = watchLinks(first.ports, () => rescan("link change"));
   cleanups.push(() => monitor.close());
+  // A DHCP server can appear where none answered, unseen by the passive
+  // guard (its replies unicast): scan and probe again now and then.
+  if (settings.scan.reprobeMs > 0) {
+    const timer = setInterval(() => rescan("periodic"), settings.scan.reprobeMs);
+    cleanups.push(() => clearInterval(timer));
+  }
 
   // SIGHUP: reload /host0 one at a time; never drop what is served on failure.
   const reload = () => {

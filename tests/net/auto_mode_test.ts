@@ -9,7 +9,14 @@
  */
 import assert from "node:assert/strict";
 import { copyTree } from "../config_corpus/tree.ts";
-import { type Daemon, EXAMPLE, startDaemon, stopDaemon, waitForLog } from "../lib/mesh_daemon.ts";
+import {
+  type Daemon,
+  EXAMPLE,
+  meshJson,
+  startDaemon,
+  stopDaemon,
+  waitForLog,
+} from "../lib/mesh_daemon.ts";
 import { createNetLab, labSkipReason, type NetLab } from "../lib/netns.ts";
 import { TextLineStream } from "../lib/lines.ts";
 
@@ -140,6 +147,27 @@ Deno.test({
       await reading.catch(() => {});
       const ours = heard.filter((h) => h.at > after && h.yiaddr.startsWith("10.120."));
       assert.deepEqual(ours, [], "mesh offered an address after the switch");
+
+      // mesh system status: both segments proxy now, with the servers seen and why.
+      const status = await meshJson(host0, ["system", "status"]) as {
+        segments: {
+          interfaces: string[];
+          mode: string;
+          reason: string;
+          dhcpServers: { serverId: string; by: string }[];
+        }[];
+        services: { daemon: { running: boolean }; proxy: string[] };
+      };
+      const seg = (i: string) => status.segments.find((x) => x.interfaces.includes(i))!;
+      assert.equal(status.services.daemon.running, true);
+      assert.deepEqual([seg("eth0").mode, seg("eth1").mode], ["proxy", "proxy"]);
+      assert.ok(
+        seg("eth0").dhcpServers.some((x) => x.serverId === "10.50.0.1" && x.by === "probe"),
+      );
+      assert.ok(
+        seg("eth1").dhcpServers.some((x) => x.serverId === "10.60.0.1" && x.by === "guard"),
+      );
+      assert.match(seg("eth1").reason, /guard/);
       void got;
     } finally {
       if (d) await stopDaemon(d);
