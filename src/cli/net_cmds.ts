@@ -50,6 +50,7 @@ export async function netScan(opts: GlobalOptions): Promise<number> {
         sendFailures: r.scan.sendFailures,
         unopened: r.scan.unopened,
       },
+      dhcpProbe: { segments: r.probe.segments, ms: Math.round(r.probe.ms) },
       missing: r.missing,
       committed: lock !== null,
       daemon,
@@ -64,7 +65,11 @@ export async function netScan(opts: GlobalOptions): Promise<number> {
       return segmentTables(r.map.segments) + missing +
         `scanned ${r.ports.filter((p) => p.carrier && p.mode !== "off").length} ports in ${
           Math.round(r.scan.durationMs)
-        } ms\n` + note;
+        } ms` +
+        (r.probe.segments > 0
+          ? `, probed ${r.probe.segments} segments for DHCP servers in ${Math.round(r.probe.ms)} ms`
+          : "") +
+        `\n` + note;
     });
     return 0;
   } finally {

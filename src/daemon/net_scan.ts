@@ -65,6 +65,8 @@ export interface NetScan {
   /** ifindex by port name, for adding addresses. */
   readonly ifindex: ReadonlyMap<string, number>;
   readonly scan: ArpScanResult;
+  /** The existing-DHCP probe: segments probed, and how long it took. */
+  readonly probe: { readonly segments: number; readonly ms: number };
   readonly map: NetMap;
   /** Interfaces mesh.yaml names that this machine does not have. */
   readonly missing: readonly string[];
@@ -181,7 +183,9 @@ export async function scanNetwork(opts: NetScanOptions, commit: boolean): Promis
   };
   // The segments are known now: ask each whether a DHCP server is there,
   // all at once (each probe listens for the same few seconds).
+  const probeStart = performance.now();
   const dhcp = await probeSegments(buildNetMap(input), ports, opts);
+  const probe = { segments: dhcp?.size ?? 0, ms: performance.now() - probeStart };
   const at = now();
   const map = buildNetMap({ ...input, now: at, ...(dhcp ? { dhcp } : {}) });
   if (commit) {
@@ -209,6 +213,7 @@ export async function scanNetwork(opts: NetScanOptions, commit: boolean): Promis
     ports,
     ifindex: new Map(candidates.map((l) => [l.name, l.ifindex])),
     scan,
+    probe,
     map,
     missing,
   };
