@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { TextLineStream } from "../lib/lines.ts";
+import { startDnsmasq } from "../lib/dnsmasq.ts";
 import { createLab, type Lab, labSkipReason } from "../lib/netns.ts";
 
 const skip = labSkipReason(["dnsmasq"]);
@@ -105,28 +106,13 @@ Deno.test({
       { name: "cli" },
     ]);
     const dir = await Deno.makeTempDir({ prefix: "mesh-lease-client-" });
-    const leases = `${dir}/leases`;
-    const dnsmasqLog = `${dir}/dnsmasq.log`;
     try {
-      lab.spawn("srv", [
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--port=0",
-        "--user=root",
-        "--interface=eth0",
-        "--bind-interfaces",
-        "--dhcp-range=10.50.0.100,10.50.0.150,255.255.255.0,2m",
-        `--dhcp-leasefile=${leases}`,
-        "--log-dhcp",
-        `--log-facility=${dnsmasqLog}`,
-        `--pid-file=${dir}/dnsmasq.pid`,
-        "--no-resolv",
-        "--no-hosts",
-      ]);
-      assert.ok(
-        await until(10_000, async () => (await readText(`${dir}/dnsmasq.pid`)).trim() !== ""),
-        "dnsmasq did not start",
-      );
+      // dnsmasq as it ships: it pings an address before offering it.
+      const { leases, log: dnsmasqLog } = await startDnsmasq(lab, "srv", {
+        dir,
+        ranges: ["10.50.0.100,10.50.0.150,255.255.255.0,2m"],
+        ping: true,
+      });
       const mac = (await lab.exec("cli", ["cat", "/sys/class/net/eth0/address"])).stdout.trim();
 
       // First start: DISCOVER → OFFER → REQUEST → ACK.

@@ -32,16 +32,15 @@ import { DgramSocket } from "../../src/net/mod.ts";
 import { makeRequest } from "../../src/testing/dhcp_factories.ts";
 import { parseCidr, parseIpv4 } from "../../src/wire/mod.ts";
 import { TextLineStream } from "../lib/lines.ts";
+import { startDnsmasq } from "../lib/dnsmasq.ts";
 import { createLab, type Lab, labSkipReason } from "../lib/netns.ts";
 
 const skip = labSkipReason(["dnsmasq", "udhcpc"]);
 const FIXTURE = new URL("./_proxy_fixture.ts", import.meta.url).pathname;
 const US = "10.83.0.1";
 const GUID = "00" + "a1b2c3d4e5f60718293a4b5c6d7e8f90";
-/** The existing DHCP server: its own range, no PXE settings, no ping before offering. */
-const DNSMASQ = `dnsmasq --keep-in-foreground --no-daemon --port=0 --interface=eth0
-  --bind-interfaces --dhcp-range=10.83.0.100,10.83.0.150,255.255.255.0,1h --no-resolv
-  --no-hosts --pid-file= --leasefile-ro --no-ping`.split(/\s+/);
+/** The existing DHCP server's range (no PXE settings, no ping before offering). */
+const RANGE = "10.83.0.100,10.83.0.150,255.255.255.0,1h";
 /** A udhcpc hook: configures the address (4011 is asked from it) and prints its environment. */
 const HOOK = `#!/bin/sh
 case "$1" in
@@ -154,7 +153,7 @@ Deno.test({
       const script = `${dir}/udhcpc.sh`;
       await Deno.writeTextFile(script, HOOK);
       await Deno.chmod(script, 0o755);
-      lab.spawn("dhcp", DNSMASQ);
+      await startDnsmasq(lab, "dhcp", { dir: lab.dir, ranges: [RANGE] });
       // dnsmasq listens once 0.0.0.0:67 (hex 0043) is in its namespace's UDP table.
       for (let i = 0; i < 100; i++) {
         if ((await lab.exec("dhcp", ["cat", "/proc/net/udp"])).stdout.includes(":0043 ")) break;

@@ -23,6 +23,8 @@ export interface HostSpec {
 
 export interface Lab {
   readonly id: string;
+  /** A directory of the lab's own (lease files, logs), removed with it. */
+  readonly dir: string;
   /** Namespace name of a host. */
   ns(host: string): string;
   /** Runs a command in a host namespace and waits for it. */
@@ -203,8 +205,10 @@ export async function createNetLab(prefix: string, spec: NetLabSpec): Promise<Ne
   const children: Deno.ChildProcess[] = [];
   const peers = new Map<string, string>();
   const ns = (h: string) => `${id}-${h}`;
+  const dir = await Deno.makeTempDir({ prefix: `mesh-lab-${id}-` });
   const lab: NetLab = {
     id,
+    dir,
     ns,
     exec: (host, cmd, opts) => run(["ip", "netns", "exec", ns(host), ...cmd], opts),
     spawn(host, cmd, opts = {}) {
@@ -234,6 +238,7 @@ export async function createNetLab(prefix: string, spec: NetLabSpec): Promise<Ne
       }
       for (const n of created) await removeNamespace(n);
       created.length = 0;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
     async [Symbol.asyncDispose]() {
       await lab.cleanup();

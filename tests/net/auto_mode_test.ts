@@ -17,6 +17,7 @@ import {
   stopDaemon,
   waitForLog,
 } from "../lib/mesh_daemon.ts";
+import { startDnsmasq } from "../lib/dnsmasq.ts";
 import { createNetLab, labSkipReason, type NetLab } from "../lib/netns.ts";
 import { TextLineStream } from "../lib/lines.ts";
 
@@ -24,20 +25,8 @@ const skip = labSkipReason(["udhcpc", "dnsmasq"]);
 const ROOT = new URL("../../", import.meta.url).pathname;
 const REPLIES = `${ROOT}tests/net/_dhcp_replies_fixture.ts`;
 
-function dnsmasq(lab: NetLab, host: string, range: string): void {
-  lab.spawn(host, [
-    "dnsmasq",
-    "--keep-in-foreground",
-    "--port=0",
-    "--interface=eth0",
-    "--bind-interfaces",
-    `--dhcp-range=${range},255.255.255.0,1h`,
-    "--no-resolv",
-    "--no-hosts",
-    "--pid-file=",
-    "--leasefile-ro",
-    "--no-ping",
-  ]);
+function dnsmasq(lab: NetLab, host: string, dir: string, range: string) {
+  return startDnsmasq(lab, host, { dir, ranges: [`${range},255.255.255.0,1h`] });
 }
 
 /** One lease with udhcpc (never without -s); `broadcast` asks for broadcast replies. */
@@ -69,8 +58,8 @@ Deno.test({
         { name: "r", ports: [{ name: "eth0", switch: "swb", address: "10.60.0.1/24" }] },
       ],
     });
-    dnsmasq(lab, "d", "10.50.0.100,10.50.0.150");
     const tmp = await Deno.makeTempDir({ prefix: "mesh-auto-" });
+    await dnsmasq(lab, "d", tmp, "10.50.0.100,10.50.0.150");
     const host0 = `${tmp}/host0`;
     await copyTree(EXAMPLE, host0);
     await Deno.writeTextFile(
@@ -115,7 +104,7 @@ Deno.test({
         }
       })();
       const since = d.logs.length;
-      dnsmasq(lab, "r", "10.60.0.100,10.60.0.150");
+      await dnsmasq(lab, "r", tmp, "10.60.0.100,10.60.0.150");
       // Its OFFERs go out broadcast to a client that asks for that.
       const got = await lease(lab, "b", true).catch(() => "");
       const rogue = await waitForLog(

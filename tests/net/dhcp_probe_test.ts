@@ -7,6 +7,7 @@
  * dnsmasq on the central node's own second port (counted as ours).
  */
 import assert from "node:assert/strict";
+import { startDnsmasq } from "../lib/dnsmasq.ts";
 import { createNetLab, labSkipReason, type NetLab } from "../lib/netns.ts";
 
 const skip = labSkipReason(["dnsmasq", "udhcpc"]);
@@ -60,8 +61,8 @@ async function macOf(lab: NetLab, host: string, port = "eth0"): Promise<string> 
 }
 
 /**
- * Starts dnsmasq on `host`'s `port` with its own lease file and log (in
- * `dir`), and waits until its log says DHCP is up. Killed by the lab cleanup.
+ * dnsmasq on `host`'s `port` with its lease file and log in `dir`, awaited
+ * until it serves. It pings before offering unless the args say `--no-ping`.
  */
 async function dnsmasq(
   lab: NetLab,
@@ -70,32 +71,7 @@ async function dnsmasq(
   args: readonly string[],
   port = "eth0",
 ): Promise<{ leases: string; log: string }> {
-  const leases = `${dir}/${host}.leases`;
-  const log = `${dir}/${host}.log`;
-  await Deno.writeTextFile(leases, "");
-  lab.spawn(host, [
-    "dnsmasq",
-    "--keep-in-foreground",
-    "--no-daemon",
-    "--port=0",
-    `--interface=${port}`,
-    "--bind-interfaces",
-    "--no-resolv",
-    "--no-hosts",
-    "--pid-file=",
-    "--user=root",
-    `--dhcp-leasefile=${leases}`,
-    `--log-facility=${log}`,
-    "--log-dhcp",
-    ...args,
-  ]);
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const text = await Deno.readTextFile(log).catch(() => "");
-    if (/DHCP, (IP range|proxy on subnet)/.test(text)) return { leases, log };
-    if (Date.now() > until) throw new Error(`dnsmasq on ${host} did not start: ${text}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return await startDnsmasq(lab, host, { dir, iface: port, ranges: [], ping: true, extra: args });
 }
 
 const labTest = (name: string, fn: (dir: string) => Promise<void>) =>

@@ -16,6 +16,7 @@ import {
   stopDaemon,
   waitForLog,
 } from "../lib/mesh_daemon.ts";
+import { startDnsmasq } from "../lib/dnsmasq.ts";
 import { createLab, type Lab, labSkipReason } from "../lib/netns.ts";
 import { dhcpOnce } from "../lib/serve_checks.ts";
 
@@ -46,19 +47,10 @@ Deno.test({
       { name: "victim" },
       { name: "evil" },
     ]);
-    lab.spawn("d", [
-      "dnsmasq",
-      "--keep-in-foreground",
-      "--port=0",
-      "--interface=eth0",
-      "--bind-interfaces",
-      "--dhcp-range=10.52.0.100,10.52.0.150,255.255.255.0,1h",
-      "--no-resolv",
-      "--no-hosts",
-      "--pid-file=",
-      "--leasefile-ro",
-      "--no-ping",
-    ]);
+    await startDnsmasq(lab, "d", {
+      dir: tmp,
+      ranges: ["10.52.0.100,10.52.0.150,255.255.255.0,1h"],
+    });
     let d: Daemon | undefined;
     try {
       const host0 = `${tmp}/host0`;

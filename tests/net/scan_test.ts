@@ -8,6 +8,7 @@
  * used when the first is full, an exhausted pool refuses a segment by name.
  */
 import assert from "node:assert/strict";
+import { startDnsmasq } from "../lib/dnsmasq.ts";
 import { createNetLab, labSkipReason, type NetLab } from "../lib/netns.ts";
 
 const skip = labSkipReason(["dnsmasq"]);
@@ -53,19 +54,12 @@ async function buildLab(): Promise<NetLab> {
     ],
   });
   try {
-    lab.spawn("dhcp", [
-      "dnsmasq",
-      "--keep-in-foreground",
-      "--no-daemon",
-      "--port=0",
-      "--interface=eth0",
-      "--bind-interfaces",
-      "--dhcp-range=10.50.0.100,10.50.0.150,255.255.255.0,1h",
-      "--no-resolv",
-      "--no-hosts",
-      "--pid-file=",
-      "--leasefile-ro",
-    ]);
+    // dnsmasq as it ships: it pings an address before its first offer of it.
+    await startDnsmasq(lab, "dhcp", {
+      dir: lab.dir,
+      ranges: ["10.50.0.100,10.50.0.150,255.255.255.0,1h"],
+      ping: true,
+    });
     // A LAN's hosts talk: dnsmasq's host keeps asking for an absent address,
     // and the scan hears its ARP requests (retrans 50 ms, so some fall inside any scan).
     await lab.exec("dhcp", ["sysctl", "-qw", "net.ipv4.neigh.eth0.retrans_time_ms=50"]);
