@@ -23,11 +23,11 @@
  *   deno run -A bench/scan.ts [--runs 5] [--ports 2,5,8]     (root; ~1 minute)
  *   deno task bench scan
  */
+import { meshIn } from "../tests/lib/mesh_daemon.ts";
 import { SCAN_DEFAULTS } from "../src/topology/mod.ts";
 import { createNetLab, labSkipReason, type NetLab, type PortSpec } from "../tests/lib/netns.ts";
 
 const USAGE = "usage: deno run -A bench/scan.ts [--runs 5] [--ports 2,5,8]";
-const ROOT = new URL("../", import.meta.url).pathname;
 
 function flag(name: string, dflt: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -61,12 +61,7 @@ const switchOf = (i: number) => `sw${Math.floor(i / 2)}`;
 
 async function scanOnce(lab: NetLab, dir: string): Promise<{ json: ScanJson; wallMs: number }> {
   const t0 = performance.now();
-  const r = await lab.exec("c", [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--cached-only",
-    `${ROOT}main.ts`,
+  const r = await meshIn(lab, "c", [
     "--host0",
     dir,
     "--state",
@@ -74,7 +69,7 @@ async function scanOnce(lab: NetLab, dir: string): Promise<{ json: ScanJson; wal
     "--json",
     "net",
     "scan",
-  ], { timeoutMs: 60_000 });
+  ]);
   const wallMs = performance.now() - t0;
   if (r.code !== 0) throw new Error(`mesh net scan exited ${r.code}: ${r.stderr.trim()}`);
   return { json: JSON.parse(r.stdout) as ScanJson, wallMs };

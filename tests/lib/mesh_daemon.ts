@@ -5,11 +5,23 @@
  * daemon with its JSON log lines, the CLI with --json, and memory figures.
  */
 import { copyTree } from "../config_corpus/tree.ts";
-import type { Lab } from "./netns.ts";
+import type { ExecResult, Lab } from "./netns.ts";
 import { TextLineStream } from "./lines.ts";
 
 export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 export const EXAMPLE = new URL("../../host0-example", import.meta.url).pathname;
+
+/** Runs `mesh <args...>` from this checkout in `host`'s namespace (`--cached-only`: offline). */
+export function meshIn(
+  lab: Lab,
+  host: string,
+  args: readonly string[],
+  timeoutMs = 60_000,
+): Promise<ExecResult> {
+  return lab.exec(host, [Deno.execPath(), "run", "-A", "--cached-only", MAIN, ...args], {
+    timeoutMs,
+  });
+}
 
 /** The command line of `mesh --host0 <host0> <args...>` run from this checkout. */
 export function meshCommand(host0: string, ...args: string[]): string[] {

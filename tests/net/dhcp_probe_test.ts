@@ -6,12 +6,12 @@
  * (not an address server), an empty switch (bounded by --span-ms), and a
  * dnsmasq on the central node's own second port (counted as ours).
  */
+import { meshIn } from "../lib/mesh_daemon.ts";
 import assert from "node:assert/strict";
 import { startDnsmasq } from "../lib/dnsmasq.ts";
 import { createNetLab, labSkipReason, type NetLab } from "../lib/netns.ts";
 
 const skip = labSkipReason(["dnsmasq", "udhcpc"]);
-const ROOT = new URL("../../", import.meta.url).pathname;
 const SPAN_MS = 2000;
 
 interface ServerJson {
@@ -36,18 +36,13 @@ interface ProbeJson {
 
 /** Runs the CLI in the central namespace (no --host0: the probe needs none). */
 async function probe(lab: NetLab, json = true, port = "eth0", spanMs: number | null = SPAN_MS) {
-  return await lab.exec("c", [
-    `${ROOT}tools/deno`,
-    "run",
-    "-A",
-    "--cached-only",
-    `${ROOT}main.ts`,
+  return await meshIn(lab, "c", [
     ...(json ? ["--json"] : []),
     "net",
     "dhcp-probe",
     port,
     ...(spanMs === null ? [] : ["--span-ms", String(spanMs)]),
-  ], { timeoutMs: 60_000 });
+  ]);
 }
 
 async function probeJson(lab: NetLab, spanMs: number | null = SPAN_MS): Promise<ProbeJson> {

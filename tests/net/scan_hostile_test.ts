@@ -8,6 +8,7 @@
  * still exit 0, keep eth0+eth1 together and eth2 apart, count every kind of
  * hostile frame under its reason, and keep at most maxNeighbours neighbours.
  */
+import { meshIn } from "../lib/mesh_daemon.ts";
 import assert from "node:assert/strict";
 import { SCAN_DEFAULTS } from "../../src/topology/mod.ts";
 import { TextLineStream } from "../lib/lines.ts";
@@ -108,12 +109,7 @@ Deno.test({
         .getReader();
       assert.equal(await nextLine(lines, 30_000), "flooding");
 
-      const r = await lab.exec("c", [
-        `${ROOT}tools/deno`,
-        "run",
-        "-A",
-        "--cached-only",
-        `${ROOT}main.ts`,
+      const r = await meshIn(lab, "c", [
         "--host0",
         dir,
         "--state",
@@ -121,7 +117,7 @@ Deno.test({
         "--json",
         "net",
         "scan",
-      ], { timeoutMs: 60_000 });
+      ]);
       const overlapped = !floodEnded;
       try {
         flood.kill("SIGTERM");

@@ -7,12 +7,12 @@
  * and plugged back keeps its subnet, a pinned subnet wins, a second pool is
  * used when the first is full, an exhausted pool refuses a segment by name.
  */
+import { meshIn } from "../lib/mesh_daemon.ts";
 import assert from "node:assert/strict";
 import { startDnsmasq } from "../lib/dnsmasq.ts";
 import { createNetLab, labSkipReason, type NetLab } from "../lib/netns.ts";
 
 const skip = labSkipReason(["dnsmasq"]);
-const ROOT = new URL("../../", import.meta.url).pathname;
 
 interface Segment {
   id: string;
@@ -78,20 +78,7 @@ async function host0(yaml: string): Promise<string> {
 }
 
 async function scan(lab: NetLab, dir: string, state: string): Promise<ScanJson> {
-  const r = await lab.exec("c", [
-    `${ROOT}tools/deno`,
-    "run",
-    "-A",
-    "--cached-only",
-    `${ROOT}main.ts`,
-    "--host0",
-    dir,
-    "--state",
-    state,
-    "--json",
-    "net",
-    "scan",
-  ], { timeoutMs: 60_000 });
+  const r = await meshIn(lab, "c", ["--host0", dir, "--state", state, "--json", "net", "scan"]);
   assert.equal(r.code, 0, `mesh net scan failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as ScanJson;
 }
