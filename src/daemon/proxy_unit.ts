@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import { type OwnLease, startLeaseClient } from "../dhcp/mod.ts";
 import { addAddress, deleteAddress, interfaceMac } from "../net/mod.ts";
+import { otherRouterAnswers, RouterAdvertiser } from "../ra/mod.ts";
 import type { ProxySegment } from "../topology/mod.ts";
 import { type Cidr, formatCidr, formatIpv4, prefixMask } from "../wire/mod.ts";
 
@@ -30,6 +31,8 @@ export class ProxyUnit {
   readonly #deps: ProxyUnitDeps;
   readonly #ifindex: number;
   #service: { close(): Promise<void> | void } | null = null;
+  /** Our IPv6 router advertisements, only where no other router answers. */
+  #ra: RouterAdvertiser | null = null;
   #lease: { close(): Promise<void> } | null = null;
   /** Our address there now, and whether we put it on the port. */
   #address: { ip: number; prefix: number; added: boolean } | null = null;
@@ -107,6 +110,7 @@ export class ProxyUnit {
     const subnet = { network: (ip & prefixMask(prefix)) >>> 0, prefix };
     this.#address = { ip, prefix, added };
     this.#service = await this.#deps.startProxy({ name: this.interface, serverIp: ip, subnet });
+    await this.#advertiseIfAlone();
     this.#deps.record("proxy-served", this.segment, {
       interface: this.interface,
       address: formatIpv4(ip),
@@ -121,7 +125,27 @@ export class ProxyUnit {
     });
   }
 
+  /**
+   * iPXE waits ~16 s for an RA in its "Configuring" step. A network with a
+   * DHCP server usually has a router that sends them; where none answers a
+   * solicitation, mesh sends its own (lifetime 0, no prefix: it routes nothing).
+   */
+  async #advertiseIfAlone(): Promise<void> {
+    try {
+      const mac = interfaceMac(this.interface);
+      if (await otherRouterAnswers(this.interface, mac)) return;
+      this.#ra = RouterAdvertiser.start({ ifname: this.interface, mac });
+    } catch (e) {
+      log.warn("no IPv6 router advertisements on a proxy segment", {
+        segment: this.segment,
+        error: String(e),
+      });
+    }
+  }
+
   async #unserve(): Promise<void> {
+    this.#ra?.close();
+    this.#ra = null;
     const svc = this.#service;
     const addr = this.#address;
     this.#service = null;

@@ -38,3 +38,4 @@ export {
   RouterAdvertiser,
   type RouterAdvertiserOptions,
 } from "./advertiser.ts";
+export { otherRouterAnswers } from "./router_check.ts";

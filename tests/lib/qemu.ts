@@ -329,3 +329,21 @@ async function* serialLines(
   const rest = clean(buf + decoder.decode());
   if (rest !== "") yield [performance.now() - t0, rest];
 }
+
+/** Seconds of a "[  12.34] text" console line. */
+function stamp(line: string): number {
+  return Number(/^\[\s*([\d.]+)\]/.exec(line)?.[1] ?? NaN);
+}
+
+/**
+ * The "Configuring (net0 <mac>)... ok" step of every iPXE instance on the
+ * console: its text, and the seconds from the console line before it.
+ */
+export function configuringSteps(serial: readonly string[]): { line: string; s: number }[] {
+  const out: { line: string; s: number }[] = [];
+  for (const [i, line] of serial.entries()) {
+    if (i === 0 || !/Configuring \(net0 /.test(line)) continue;
+    out.push({ line, s: stamp(line) - stamp(serial[i - 1]!) });
+  }
+  return out;
+}

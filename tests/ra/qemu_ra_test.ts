@@ -12,28 +12,16 @@ import assert from "node:assert/strict";
 import { nodeIdFor } from "../../src/boot/mod.ts";
 import { installLabBootFiles, startDaemon, stopDaemon, writeLabHost0 } from "../lib/mesh_daemon.ts";
 import { createLab } from "../lib/netns.ts";
-import { addTap, bootVm, prepareBootAssets, qemuSkipReason } from "../lib/qemu.ts";
+import {
+  addTap,
+  bootVm,
+  configuringSteps,
+  prepareBootAssets,
+  qemuSkipReason,
+} from "../lib/qemu.ts";
 
 const SRV_IP = "10.96.0.1";
 const VM = { mac: "52:54:00:96:00:01", uuid: "6d657368-0000-4000-8000-525400960001" };
-
-/** Seconds of a "[  12.34] text" console line. */
-function stamp(line: string): number {
-  return Number(/^\[\s*([\d.]+)\]/.exec(line)?.[1] ?? NaN);
-}
-
-/**
- * The "Configuring (net0 <mac>)... ok" step of every iPXE instance on the
- * console: its text, and the seconds from the console line before it.
- */
-function configuringSteps(serial: readonly string[]): { line: string; s: number }[] {
-  const out: { line: string; s: number }[] = [];
-  for (const [i, line] of serial.entries()) {
-    if (i === 0 || !/Configuring \(net0 /.test(line)) continue;
-    out.push({ line, s: stamp(line) - stamp(serial[i - 1]!) });
-  }
-  return out;
-}
 
 Deno.test({
   name: `qemu: iPXE's "Configuring (net0)" ends at once with mesh serve alone (its own RAs)`,
