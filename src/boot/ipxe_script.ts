@@ -17,6 +17,10 @@ export interface BootScriptSpec {
   readonly kernelPath: string;
   readonly initrdPath: string;
   readonly modloopPath: string;
+  /**
+   * The repository's URL path; several separated by commas (the Alpine
+   * initramfs writes each to /etc/apk/repositories), e.g. main and community.
+   */
   readonly repoPath: string;
   /** Per-machine kernel arguments (from /host0). */
   readonly machineCmdline?: string;
@@ -60,7 +64,7 @@ export function bootCmdline(spec: BootScriptSpec): string {
   const parts = [
     "ip=dhcp",
     "BOOTIF=01-${mac:hexhyp}",
-    `alpine_repo=${base}${safeWord(spec.repoPath)}`,
+    `alpine_repo=${spec.repoPath.split(",").map((p) => `${base}${safeWord(p)}`).join(",")}`,
     `modloop=${base}${safeWord(spec.modloopPath)}`,
     `apkovl=${base}/apkovl/${apkovlName(spec.nodeId)}.tar.gz`,
     "modules=loop,squashfs",

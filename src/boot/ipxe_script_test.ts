@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type BootScriptSpec, ipxeSafe, renderBootScript } from "./ipxe_script.ts";
+import { bootCmdline, type BootScriptSpec, ipxeSafe, renderBootScript } from "./ipxe_script.ts";
 
 const spec: BootScriptSpec = {
   nodeId: "1a2b3c4d",
@@ -99,5 +99,21 @@ Deno.test("renderBootScript: any machine/cmdline text yields exactly five comman
       assert.ok(!lines[2]!.replace("${mac:hexhyp}", "").includes("$"));
     }),
     { numRuns: 1000 },
+  );
+});
+
+Deno.test("bootCmdline: several repositories become one comma list of URLs", () => {
+  const line = bootCmdline({
+    base: "http://10.11.0.1",
+    nodeId: null,
+    machine: "default",
+    kernelPath: "/k",
+    initrdPath: "/i",
+    modloopPath: "/m",
+    repoPath: "/alpine/v3.20/main,/alpine/v3.20/community",
+  });
+  assert.match(
+    line,
+    / alpine_repo=http:\/\/10\.11\.0\.1\/alpine\/v3\.20\/main,http:\/\/10\.11\.0\.1\/alpine\/v3\.20\/community /,
   );
 });

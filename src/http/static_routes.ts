@@ -53,6 +53,9 @@ async function answer(
   }
   // a directory URL: never listed
   if (rel === "" || rel.endsWith("/")) return c.notFound();
+  // Names starting with a dot are bookkeeping (the mirror's `.mesh/` state,
+  // partial downloads), never content: not served.
+  if (rel.split("/").some((part) => part.startsWith("."))) return c.notFound();
   const realDir = await root();
   if (realDir === null) return c.notFound();
   const found = await resolveConfined(realDir, rel);
@@ -74,8 +77,7 @@ async function answer(
   const sent = await sendFile(c.req.raw, {
     path: found.path,
     contentType: contentTypeFor(found.rel),
-    // mirror files are immutable once published; everything else revalidates
-    ...(prefix === "/alpine/" ? { cacheControl: "public, max-age=3600" } : {}),
+    ...(prefix === "/alpine/" ? { cacheControl: mirrorCacheControl(found.rel) } : {}),
   }, { cache: state.smallFiles, size: found.size, mtime: found.mtime });
   if (sent === null) return c.notFound();
   c.set("bytes", sent.bytes);
@@ -99,6 +101,15 @@ async function answer(
     });
   }
   return sent.response;
+}
+
+/**
+ * A package's name carries its version, so its bytes never change: cached.
+ * An index (and the netboot files) changes under the same name at the next
+ * download: revalidated (ETag), so a node never pairs a new index with old packages.
+ */
+function mirrorCacheControl(rel: string): string {
+  return rel.endsWith(".apk") ? "public, max-age=86400, immutable" : "no-cache";
 }
 
 export function mountStaticRoutes(app: Hono<HttpEnv>, state: HttpState): void {

@@ -201,3 +201,18 @@ Deno.test("static: small files come from memory, ranged alike, and a changed fil
   await Deno.utime(path, new Date(), new Date(Date.now() + 5000));
   assert.equal(await (await f.req("/boot/menu.ipxe")).text(), "#!ipxe\necho changed\n");
 });
+
+Deno.test("static: mirror packages are cached, indexes revalidate, dot names are never served", async () => {
+  await using f = await makeFixture();
+  const apk = await f.req("/alpine/v3.20/main/x86_64/busybox-1.36.1-r0.apk");
+  assert.equal(apk.headers.get("cache-control"), "public, max-age=86400, immutable");
+  await apk.body?.cancel();
+  const index = await f.req("/alpine/v3.20/main/x86_64/APKINDEX.json");
+  assert.equal(index.headers.get("cache-control"), "no-cache");
+  await index.body?.cancel();
+  for (const p of ["/alpine/.mesh/v3.20.json", "/alpine/v3.20/.hidden", "/boot/.state"]) {
+    const res = await f.req(p);
+    assert.equal(res.status, 404, p);
+    await res.body?.cancel();
+  }
+});

@@ -1,0 +1,303 @@
+/**
+ * @module
+ * A small Alpine repository built the way Alpine builds one, for tests:
+ * an RSA key made by `openssl genrsa` (as abuild-keygen does); each `.apk`
+ * is three gzip streams as abuild's create_apks writes them (signature tar,
+ * control tar with `.PKGINFO` whose `datahash` is the SHA-256 of the data
+ * stream, data tar); each `APKINDEX.tar.gz` holds `DESCRIPTION` and
+ * `APKINDEX` with real field syntax and is signed as abuild-sign does it
+ * (`openssl dgst -sha1 -sign` over the compressed bytes, the signature in a
+ * cut tar, gzipped and prepended). Served by `_repo_server.ts`.
+ */
+import { createHash, sign } from "node:crypto";
+import { EntryType, gzipDeterministic, type TarEntry, writeTar } from "../../src/apkovl/mod.ts";
+
+/** One package to build. `depends`/`provides`/`installIf` use apk's text syntax. */
+export interface PkgSpec {
+  readonly name: string;
+  readonly version: string;
+  readonly repo?: "main" | "community";
+  readonly arch?: string;
+  readonly depends?: readonly string[];
+  readonly provides?: readonly string[];
+  readonly installIf?: readonly string[];
+  readonly priority?: number;
+  /** Bytes of incompressible payload in the data stream (default 64). */
+  readonly payload?: number;
+}
+
+/** What the index says about a built package. */
+export interface BuiltPkg {
+  readonly spec: PkgSpec;
+  readonly repo: "main" | "community";
+  readonly arch: string;
+  /** Path relative to the repository root, e.g. `v3.22/main/x86_64/foo-1-r0.apk`. */
+  readonly rel: string;
+  readonly checksum: string;
+  readonly size: number;
+}
+
+export interface RepoKey {
+  /** File name apk looks the key up by, e.g. `test-5f00.rsa.pub`. */
+  readonly name: string;
+  readonly privatePem: string;
+  readonly publicPem: string;
+  /** The private key file, for openssl. */
+  readonly privatePath: string;
+  /** A directory holding just `<name>` (the /host0/keys/apk a user would fill). */
+  readonly keysDir: string;
+}
+
+export interface BuildOptions {
+  readonly branch?: string;
+  readonly arches?: readonly string[];
+  /** Signature algorithm of the indexes (default RSA = SHA-1, as Alpine signs today). */
+  readonly sigType?: "RSA" | "RSA256";
+  /** Netboot files per arch, with `.sha512` sidecars unless `netbootChecksums` is false. */
+  readonly netboot?: boolean;
+  readonly netbootChecksums?: boolean;
+}
+
+const enc = new TextEncoder();
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  const r = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
+  if (!r.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+  }
+}
+
+/** An RSA key pair as abuild-keygen makes it. */
+export async function makeKey(dir: string, name = "mesh-test-61a2b3c4.rsa.pub"): Promise<RepoKey> {
+  const privatePath = `${dir}/${name.replace(/\.pub$/, "")}`;
+  await run("openssl", ["genrsa", "-out", privatePath, "2048"]);
+  const pubPath = `${dir}/${name}`;
+  await run("openssl", ["rsa", "-in", privatePath, "-pubout", "-out", pubPath]);
+  const keysDir = `${dir}/keys`;
+  await Deno.mkdir(keysDir, { recursive: true });
+  await Deno.copyFile(pubPath, `${keysDir}/${name}`);
+  return {
+    name,
+    privatePem: await Deno.readTextFile(privatePath),
+    publicPem: await Deno.readTextFile(pubPath),
+    privatePath,
+    keysDir,
+  };
+}
+
+function file(path: string, content: Uint8Array): TarEntry {
+  return {
+    path,
+    type: EntryType.File,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    uname: "root",
+    gname: "root",
+    content,
+  };
+}
+
+/** A tar without its two end-of-archive blocks (`abuild-tar --cut`). */
+function cutTar(entries: TarEntry[]): Uint8Array {
+  const t = writeTar(entries);
+  return t.subarray(0, t.length - 1024);
+}
+
+/** The signature stream for `signed`, made with node:crypto (openssl dgst -sha1 -sign). */
+export function signatureStream(signed: Uint8Array, key: RepoKey, type: "RSA" | "RSA256" = "RSA") {
+  const sig = sign(type === "RSA" ? "sha1" : "sha256", signed, key.privatePem);
+  return gzipDeterministic(cutTar([file(`.SIGN.${type}.${key.name}`, new Uint8Array(sig))]));
+}
+
+/** Pseudo-random bytes (deterministic per seed) so gzip cannot shrink the payload. */
+function noise(n: number, seed: string): Uint8Array {
+  const out = new Uint8Array(n);
+  let block = createHash("sha256").update(seed).digest();
+  for (let i = 0; i < n; i += 32) {
+    out.set(block.subarray(0, Math.min(32, n - i)), i);
+    block = createHash("sha256").update(block).digest();
+  }
+  return out;
+}
+
+/** One `.apk` as abuild's create_apks writes it; returns its bytes and index checksum. */
+export function makeApk(spec: PkgSpec, key: RepoKey, arch: string) {
+  const payload = noise(spec.payload ?? 64, `${spec.name}-${spec.version}`);
+  const data = gzipDeterministic(writeTar([file(`usr/share/${spec.name}/payload`, payload)]));
+  const info = [
+    `# Generated by mesh tests`,
+    `pkgname = ${spec.name}`,
+    `pkgver = ${spec.version}`,
+    `pkgdesc = test package ${spec.name}`,
+    `url = https://example.invalid/${spec.name}`,
+    `builddate = 1700000000`,
+    `packager = Mesh Tests <tests@example.invalid>`,
+    `size = ${payload.length}`,
+    `arch = ${arch}`,
+    `origin = ${spec.name}`,
+    `license = MIT`,
+    ...(spec.depends ?? []).map((d) => `depend = ${d}`),
+    ...(spec.provides ?? []).map((p) => `provides = ${p}`),
+    ...(spec.installIf?.length ? [`install_if = ${spec.installIf.join(" ")}`] : []),
+    ...(spec.priority !== undefined ? [`provider_priority = ${spec.priority}`] : []),
+    `datahash = ${createHash("sha256").update(data).digest("hex")}`,
+    "",
+  ].join("\n");
+  const control = gzipDeterministic(cutTar([file(".PKGINFO", enc.encode(info))]));
+  const apk = concat([signatureStream(control, key), control, data]);
+  return {
+    bytes: apk,
+    checksum: "Q1" + createHash("sha1").update(control).digest("base64"),
+    installedSize: payload.length,
+  };
+}
+
+/** One APKINDEX record in `apk index` order. */
+function record(spec: PkgSpec, arch: string, checksum: string, size: number, installed: number) {
+  const lines = [
+    `C:${checksum}`,
+    `P:${spec.name}`,
+    `V:${spec.version}`,
+    `A:${arch}`,
+    `S:${size}`,
+    `I:${installed}`,
+    `T:test package ${spec.name}`,
+    `U:https://example.invalid/${spec.name}`,
+    `L:MIT`,
+    `o:${spec.name}`,
+    `m:Mesh Tests <tests@example.invalid>`,
+    `t:1700000000`,
+    `c:0123456789abcdef0123456789abcdef01234567`,
+  ];
+  if (spec.priority !== undefined) lines.push(`k:${spec.priority}`);
+  if (spec.depends?.length) lines.push(`D:${spec.depends.join(" ")}`);
+  if (spec.provides?.length) lines.push(`p:${spec.provides.join(" ")}`);
+  if (spec.installIf?.length) lines.push(`i:${spec.installIf.join(" ")}`);
+  return lines.join("\n") + "\n\n";
+}
+
+/** The unsigned index (`apk index` output): one gzip stream of DESCRIPTION + APKINDEX. */
+export function unsignedIndex(text: string, description = "mesh-test"): Uint8Array {
+  return gzipDeterministic(
+    writeTar([file("DESCRIPTION", enc.encode(description)), file("APKINDEX", enc.encode(text))]),
+  );
+}
+
+/** abuild-sign, literally: openssl signs the file, the signature goes in front. */
+export async function abuildSign(
+  unsigned: Uint8Array,
+  key: RepoKey,
+  work: string,
+  type: "RSA" | "RSA256" = "RSA",
+): Promise<Uint8Array> {
+  const tmp = `${work}/unsigned-${crypto.randomUUID()}.tar.gz`;
+  const sigPath = `${tmp}.sig`;
+  await Deno.writeFile(tmp, unsigned);
+  const dgst = type === "RSA" ? "-sha1" : "-sha256";
+  await run("openssl", ["dgst", dgst, "-sign", key.privatePath, "-out", sigPath, tmp]);
+  const sig = await Deno.readFile(sigPath);
+  await Deno.remove(tmp);
+  await Deno.remove(sigPath);
+  const sigStream = gzipDeterministic(cutTar([file(`.SIGN.${type}.${key.name}`, sig)]));
+  return concat([sigStream, unsigned]);
+}
+
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A built repository under `root` (served as the upstream `<root>/<branch>/...`). */
+export interface Repo {
+  readonly root: string;
+  readonly branch: string;
+  readonly key: RepoKey;
+  readonly built: Map<string, BuiltPkg>;
+  /** Rebuilds and re-signs the indexes after `built` or the files changed. */
+  reindex(): Promise<void>;
+  /** Builds one more package, or a new version that replaces the old one in the index. */
+  add(spec: PkgSpec): Promise<BuiltPkg>;
+}
+
+/** Writes every package, index and netboot file. `key` is reused when given (saves a genrsa). */
+export async function buildRepo(
+  root: string,
+  specs: readonly PkgSpec[],
+  opts: BuildOptions = {},
+  key?: RepoKey,
+): Promise<Repo> {
+  const branch = opts.branch ?? "v3.22";
+  const arches = opts.arches ?? ["x86_64"];
+  await Deno.mkdir(root, { recursive: true });
+  const k = key ?? await makeKey(root);
+  const built = new Map<string, BuiltPkg>();
+  const records = new Map<string, string>();
+
+  const addOne = async (spec: PkgSpec, arch: string): Promise<BuiltPkg> => {
+    const repo = spec.repo ?? "main";
+    const a = makeApk(spec, k, arch);
+    const rel = `${branch}/${repo}/${arch}/${spec.name}-${spec.version}.apk`;
+    await Deno.mkdir(`${root}/${branch}/${repo}/${arch}`, { recursive: true });
+    await Deno.writeFile(`${root}/${rel}`, a.bytes);
+    const b = { spec, repo, arch, rel, checksum: a.checksum, size: a.bytes.length };
+    built.set(`${arch}/${spec.name}-${spec.version}`, b);
+    records.set(
+      `${arch}/${spec.name}-${spec.version}`,
+      record(spec, arch, a.checksum, a.bytes.length, a.installedSize),
+    );
+    return b;
+  };
+
+  const reindex = async () => {
+    for (const arch of arches) {
+      for (const repo of ["main", "community"] as const) {
+        const text = [...built.entries()]
+          .filter(([id, b]) => b.arch === arch && b.repo === repo && records.has(id))
+          .map(([id]) => records.get(id)!)
+          .join("");
+        const dir = `${root}/${branch}/${repo}/${arch}`;
+        await Deno.mkdir(dir, { recursive: true });
+        const signed = await abuildSign(unsignedIndex(text), k, root, opts.sigType);
+        await Deno.writeFile(`${dir}/APKINDEX.tar.gz`, signed);
+      }
+    }
+  };
+
+  for (const arch of arches) for (const s of specs) await addOne({ ...s }, s.arch ?? arch);
+  await reindex();
+  if (opts.netboot !== false) {
+    for (const arch of arches) {
+      const dir = `${root}/${branch}/releases/${arch}/netboot`;
+      await Deno.mkdir(dir, { recursive: true });
+      for (const name of ["vmlinuz-lts", "initramfs-lts", "modloop-lts"]) {
+        const bytes = noise(4096 + name.length, `${arch}/${name}`);
+        await Deno.writeFile(`${dir}/${name}`, bytes);
+        if (opts.netbootChecksums !== false) {
+          const sum = createHash("sha512").update(bytes).digest("hex");
+          await Deno.writeTextFile(`${dir}/${name}.sha512`, `${sum}  ${name}\n`);
+        }
+      }
+    }
+  }
+  return {
+    root,
+    branch,
+    key: k,
+    built,
+    reindex,
+    add: async (spec) => {
+      for (const [id, b] of built) {
+        if (b.spec.name === spec.name && b.arch === (spec.arch ?? arches[0])) built.delete(id);
+      }
+      const b = await addOne(spec, spec.arch ?? arches[0]!);
+      await reindex();
+      return b;
+    },
+  };
+}
