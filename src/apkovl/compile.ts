@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import type { Host0, Machine } from "../config/mod.ts";
 import { openWithin, readOpened } from "../files/mod.ts";
-import { buildOverlay } from "./overlay.ts";
+import { buildOverlay, type NodeAccess } from "./overlay.ts";
 import { writeTarGz } from "./tar.ts";
 
 /** One compiled overlay. */
@@ -119,6 +119,24 @@ async function readSources(host0: Host0, machines: readonly Machine[], issues: C
 }
 
 /**
+ * The central node's SSH key for this machine's overlay: none when mesh has
+ * no key yet (`<host0>/keys/mesh_ed25519.pub`, made by the daemon on start)
+ * or the machine opts out with a `SKIP_SSH` file in its folder.
+ */
+async function nodeAccess(host0: Host0, machine: Machine): Promise<NodeAccess | undefined> {
+  try {
+    await Deno.lstat(`${machine.dir}/SKIP_SSH`);
+    return undefined;
+  } catch { /* not opted out */ }
+  try {
+    const key = (await Deno.readTextFile(`${host0.root}/keys/mesh_ed25519.pub`)).trim();
+    return key === "" ? undefined : { sshPublicKey: key };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Builds and publishes the overlays of every non-SKIP machine. Throws
  * ConfigError (with every issue) before touching outDir when any overlay
  * cannot be built.
@@ -132,7 +150,8 @@ export async function compileOverlays(host0: Host0, opts: CompileOptions): Promi
 
   const built: { machine: Machine; data: Uint8Array; files: number; sha256: string }[] = [];
   for (const machine of machines) {
-    const overlay = buildOverlay(machine, host0.groups, sources);
+    const access = await nodeAccess(host0, machine);
+    const overlay = buildOverlay(machine, host0.groups, sources, access);
     if (overlay.issues.length > 0) {
       issues.push(...overlay.issues);
       continue;

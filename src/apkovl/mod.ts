@@ -14,7 +14,7 @@ export {
   writeTar,
   writeTarGz,
 } from "./tar.ts";
-export { buildOverlay, type BuiltOverlay, type SourceFiles } from "./overlay.ts";
+export { buildOverlay, type BuiltOverlay, type NodeAccess, type SourceFiles } from "./overlay.ts";
 export {
   type CompileOptions,
   compileOverlays,

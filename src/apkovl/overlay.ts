@@ -9,7 +9,8 @@
  * directory. Missing parents are created root:root 0755. etc/apk/world gets the
  * packages of the groups and the machine, merged with whatever a manifest
  * wrote there. etc/.default_boot_services is added unless the tree carries its
- * own etc/runlevels/.
+ * own etc/runlevels/. With a NodeAccess, root gets the central node's SSH key
+ * and sshd runs (openssh in the world file, etc/runlevels/default/sshd).
  */
 import type { ConfigIssue } from "../errors.ts";
 import type { Group, Machine, ManifestLine } from "../config/mod.ts";
@@ -131,6 +132,50 @@ function addGenerated(tree: Tree, path: string, text: string, mode: number): voi
   });
 }
 
+/** How the central node reaches the node: its public key for root, with sshd enabled. */
+export interface NodeAccess {
+  readonly sshPublicKey: string;
+}
+
+/**
+ * Installs `access.sshPublicKey` for root (appended to an authorized_keys a
+ * manifest wrote) and links sshd into the default runlevel, unless a
+ * manifest put something else at those paths (then the manifest wins).
+ */
+function addAccess(tree: Tree, access: NodeAccess): void {
+  const dir = (path: string, mode: number) => {
+    if (tree.nodes.has(path) || !tree.parents(path, null)) return;
+    tree.nodes.set(path, {
+      entry: { path, type: EntryType.Directory, ...ROOT_DIR, mode },
+      origin: null,
+    });
+  };
+  dir("root", 0o700);
+  dir("root/.ssh", 0o700);
+  const line = `${access.sshPublicKey.trim()}\n`;
+  const keys = tree.nodes.get("root/.ssh/authorized_keys");
+  if (keys?.entry.type === EntryType.File) {
+    const text = decoder.decode(keys.entry.content);
+    if (!text.includes(access.sshPublicKey.trim())) {
+      const sep = text === "" || text.endsWith("\n") ? "" : "\n";
+      keys.entry = { ...keys.entry, content: encoder.encode(text + sep + line) };
+    }
+  } else addGenerated(tree, "root/.ssh/authorized_keys", line, 0o600);
+  const link = "etc/runlevels/default/sshd";
+  if (!tree.nodes.has(link) && tree.parents(link, null)) {
+    tree.nodes.set(link, {
+      entry: {
+        path: link,
+        type: EntryType.Symlink,
+        ...ROOT_DIR,
+        mode: 0o777,
+        linkname: "/etc/init.d/sshd",
+      },
+      origin: null,
+    });
+  }
+}
+
 /** Result of building one overlay: sorted entries, or issues. */
 export interface BuiltOverlay {
   readonly entries: TarEntry[];
@@ -145,6 +190,7 @@ export function buildOverlay(
   machine: Machine,
   groups: ReadonlyMap<string, Group>,
   sources: SourceFiles,
+  access?: NodeAccess,
 ): BuiltOverlay {
   const tree = new Tree();
   const packages: string[] = [];
@@ -159,6 +205,8 @@ export function buildOverlay(
   }
   for (const l of machine.manifest) tree.apply(l, sources);
   packages.push(...machine.packages);
+  // sshd for `mesh node ctl` (openssh: its init script makes the host keys on first start)
+  if (access) packages.push("openssh");
 
   const world = tree.nodes.get("etc/apk/world");
   if (world && world.entry.type !== EntryType.File) {
@@ -190,7 +238,11 @@ export function buildOverlay(
     0o755,
   );
 
-  if (!tree.nodes.has("etc/runlevels")) {
+  // Decided before the sshd link is added: that link alone must not stop
+  // Alpine from adding its default boot services.
+  const ownRunlevels = tree.nodes.has("etc/runlevels");
+  if (access) addAccess(tree, access);
+  if (!ownRunlevels) {
     const existing = tree.nodes.get("etc/.default_boot_services");
     if (!existing && tree.parents("etc/.default_boot_services", null)) {
       tree.nodes.set("etc/.default_boot_services", {

@@ -1,0 +1,180 @@
+/**
+ * `mesh node ctl` against Debian's sshd running in lab namespaces ("nodes"),
+ * with mesh's key authorized and the store seeded so each node has a lease at
+ * its address: one node's output and exit status, three nodes at once with
+ * prefixes and a summary, a changed host key refused until `mesh node forget`,
+ * --timeout, and the one-line errors (unknown node, no lease, unreachable).
+ */
+import assert from "node:assert/strict";
+import { ensureNodeKey } from "../../src/daemon/mod.ts";
+import { LeaseState, LeaseStore, NodeStore, openStore, Stage } from "../../src/store/mod.ts";
+import { parseIpv4 } from "../../src/wire/mod.ts";
+import { meshIn } from "../lib/mesh_daemon.ts";
+import { createLab, isRoot, type Lab } from "../lib/netns.ts";
+
+const SSHD = "/usr/sbin/sshd";
+const skip = !isRoot() ? "needs root (network namespaces)" : (() => {
+  try {
+    Deno.statSync(SSHD);
+    Deno.statSync("/usr/bin/ssh");
+    return null;
+  } catch {
+    return "needs Debian's openssh-server and openssh-client (tools/setup.sh)";
+  }
+})();
+if (skip) console.warn(`node_ctl_test skipped: ${skip}`);
+
+const NODES = [
+  { host: "n1", id: "c0ffee01", mac: "02:00:00:00:00:01", ip: "10.78.0.11" },
+  { host: "n2", id: "c0ffee02", mac: "02:00:00:00:00:02", ip: "10.78.0.12" },
+  { host: "n3", id: "c0ffee03", mac: "02:00:00:00:00:03", ip: "10.78.0.13" },
+];
+
+async function sh(cmd: string[]): Promise<void> {
+  const r = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stderr: "piped" }).output();
+  if (!r.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+}
+
+/** Starts sshd for one node on its own address, with a fresh host key when `rekey`. */
+async function startSshd(lab: Lab, dir: string, n: (typeof NODES)[number], rekey = false) {
+  const key = `${dir}/${n.host}_host_ed25519`;
+  if (rekey) await Deno.remove(key).catch(() => {});
+  await Deno.remove(`${key}.pub`).catch(() => {});
+  await sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key]);
+  const conf = `${dir}/${n.host}_sshd_config`;
+  await Deno.writeTextFile(
+    conf,
+    [
+      `ListenAddress ${n.ip}`,
+      `HostKey ${key}`,
+      "PidFile none",
+      `AuthorizedKeysFile ${dir}/authorized_keys`,
+      "StrictModes no",
+      "PermitRootLogin prohibit-password",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "",
+    ].join("\n"),
+  );
+  return lab.spawn(n.host, [SSHD, "-D", "-e", "-f", conf], { stdout: "null", stderr: "null" });
+}
+
+function seed(state: string, nodes: readonly { id: string; mac: string; ip?: string }[]) {
+  const store = openStore(`${state}/mesh.db`);
+  try {
+    const reg = new NodeStore(store.db);
+    const leases = new LeaseStore(store.db);
+    const now = Date.now();
+    for (const n of nodes) {
+      reg.record({ nodeId: n.id, mac: n.mac, stage: Stage.Script, source: "http", at: now });
+      if (n.ip === undefined) continue;
+      leases.writeNow([{
+        ip: parseIpv4(n.ip),
+        mac: n.mac,
+        clientId: null,
+        nodeId: n.id,
+        hostname: null,
+        state: LeaseState.Bound,
+        startsAt: now,
+        expiresAt: now + 3600_000,
+        segment: "eth0",
+        updatedAt: now,
+      }]);
+    }
+    reg.flush();
+  } finally {
+    store.close();
+  }
+}
+
+async function waitListening(lab: Lab, ip: string) {
+  for (let i = 0; i < 100; i++) {
+    const r = await lab.exec("srv", ["bash", "-c", `exec 3<>/dev/tcp/${ip}/22`]);
+    if (r.code === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`sshd on ${ip} does not listen`);
+}
+
+Deno.test({
+  name: "mesh node ctl: one node, three in parallel, a changed host key, --timeout, bad targets",
+  ignore: skip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await Deno.mkdir("/run/sshd", { recursive: true }); // sshd's privilege separation dir
+    await using lab = await createLab("nctl", [
+      { name: "srv", address: "10.78.0.1/24" },
+      ...NODES.map((n) => ({ name: n.host, address: `${n.ip}/24` })),
+    ]);
+    const dir = lab.dir;
+    const host0 = `${dir}/host0`;
+    const state = `${dir}/state`;
+    await Deno.mkdir(host0);
+    await Deno.mkdir(state, { mode: 0o700 });
+    await Deno.writeTextFile(`${host0}/mesh.yaml`, `state_dir: ${state}\n`);
+    await Deno.writeTextFile(`${dir}/authorized_keys`, (await ensureNodeKey(host0)) + "\n");
+    const sshds = new Map<string, Deno.ChildProcess>();
+    for (const n of NODES) sshds.set(n.host, await startSshd(lab, dir, n));
+    for (const n of NODES) await waitListening(lab, n.ip);
+    seed(state, NODES);
+    const mesh = (...args: string[]) => meshIn(lab, "srv", ["--host0", host0, ...args]);
+
+    // One node: its output passes through, and its exit status is ours.
+    const one = await mesh("node", "ctl", "-n", NODES[0]!.id, "uname -n; exit 3");
+    assert.equal(one.code, 3, one.stderr);
+    assert.equal(one.stdout.trim(), Deno.hostname());
+    // by machine-independent MAC too, and the host key is now pinned by node id
+    const byMac = await mesh("node", "ctl", "-n", NODES[0]!.mac, "echo ok");
+    assert.equal(byMac.code, 0, byMac.stderr);
+    assert.match(await Deno.readTextFile(`${state}/known_hosts`), /c0ffee01/);
+
+    // Three at once: one prefixed line each, then a summary of exit codes.
+    const all = await mesh("node", "ctl", "-n", "all", "ip -o -4 addr show dev eth0; exit 0");
+    assert.equal(all.code, 0, all.stderr);
+    for (const n of NODES) {
+      assert.match(all.stdout, new RegExp(`^${n.id}: .*inet ${n.ip.replaceAll(".", "\\.")}/`, "m"));
+      assert.match(all.stdout, new RegExp(`^${n.id}  exit 0$`, "m"));
+    }
+    const list = await mesh("node", "ctl", "-n", `${NODES[1]!.id},${NODES[2]!.id}`, "exit 7");
+    assert.equal(list.code, 7);
+    assert.equal(list.stdout.match(/exit 7/g)?.length, 2, list.stdout);
+
+    // A hanging command stops at --timeout (124).
+    const t0 = Date.now();
+    const hung = await mesh("node", "ctl", "-n", NODES[1]!.id, "--timeout", "2", "sleep 30");
+    assert.equal(hung.code, 124, hung.stderr);
+    assert.match(hung.stderr, /within --timeout 2 s/);
+    assert.ok(Date.now() - t0 < 15_000);
+
+    // n1 reinstalled: a new host key is refused, in one clear line, until forgotten.
+    sshds.get("n1")!.kill("SIGTERM");
+    await sshds.get("n1")!.status;
+    sshds.set("n1", await startSshd(lab, dir, NODES[0]!, true));
+    await waitListening(lab, NODES[0]!.ip);
+    const changed = await mesh("node", "ctl", "-n", NODES[0]!.id, "true");
+    assert.equal(changed.code, 255);
+    assert.match(changed.stderr, /host key changed.*mesh node forget -n c0ffee01/);
+    assert.equal(changed.stderr.trim().split("\n").length, 1, changed.stderr);
+    const forgot = await mesh("node", "forget", "-n", NODES[0]!.id);
+    assert.equal(forgot.code, 0, forgot.stderr);
+    seed(state, [NODES[0]!]); // it boots again
+    const again = await mesh("node", "ctl", "-n", NODES[0]!.id, "exit 0");
+    assert.equal(again.code, 0, again.stderr);
+
+    // Bad targets: one line each.
+    const unknown = await mesh("node", "ctl", "-n", "deadbeef", "true");
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^mesh: no node with id, MAC or machine "deadbeef"\n$/);
+    seed(state, [{ id: "0dd00001", mac: "02:00:00:00:00:41" }]);
+    const noLease = await mesh("node", "ctl", "-n", "0dd00001", "true");
+    assert.equal(noLease.code, 1);
+    assert.match(noLease.stderr, /^mesh: node 0dd00001 has no current lease/);
+    seed(state, [{ id: "0dd00002", mac: "02:00:00:00:00:42", ip: "10.78.0.99" }]);
+    const gone = await mesh("node", "ctl", "-n", "0dd00002", "true");
+    assert.equal(gone.code, 255);
+    assert.match(gone.stderr, /^mesh: node 0dd00002 \(10\.78\.0\.99\): unreachable: /);
+    assert.equal(gone.stderr.trim().split("\n").length, 1, gone.stderr);
+  },
+});
