@@ -10,6 +10,10 @@ APT_PACKAGES=(
   tcpdump iptables busybox udhcpc isc-dhcp-client dnsmasq-base tftp-hpa tftpd-hpa atftp
   kea-dhcp4-server kea-admin nginx-light wrk apache2-utils
   qemu-system-x86 ipxe ovmf
+  # the status page's browser test (playwright-core drives chromium), and
+  # promtool (package prometheus; its daemon is not started) judging /metrics
+  chromium prometheus
+  openssh-client openssh-server
 )
 
 missing=()

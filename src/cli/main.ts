@@ -12,9 +12,13 @@ import { bashCompletion, type CommandSpec, fishCompletion, zshCompletion } from 
 import { configCheck, systemConfigure } from "./config_cmds.ts";
 import { type GlobalOptions, out } from "./context.ts";
 import { netDhcpProbe, wholeNumber } from "./dhcp_probe_cmd.ts";
+import { archList, branchArg, mirrorStatusCmd, systemDownload } from "./mirror_cmds.ts";
 import { netScan, netShow } from "./net_cmds.ts";
 import { dhcpLeases, nodeInfo, nodeList } from "./node_cmds.ts";
 import { nodeForget } from "./node_forget.ts";
+import { netRescan, systemReload } from "./control_client.ts";
+import { events } from "./events_cmd.ts";
+import { nodeCtl } from "./node_ctl.ts";
 import { serveCommand } from "./serve_cmd.ts";
 import { systemStatus } from "./status_cmd.ts";
 
@@ -75,8 +79,34 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
     "every segment: mode and why, subnet, our address, DHCP servers seen; and the services",
   );
   on(status as unknown as Command, (g) => systemStatus(g));
+  const reload = system.command("reload").description(
+    "reload /host0 and recompile the overlays in the running daemon (same as SIGHUP)",
+  );
+  on(reload as unknown as Command, (g) => systemReload(g));
   const start = system.command("start").description("same as mesh serve");
   on(start as unknown as Command, (g) => serveCommand(g));
+  const download = system.command("download").description(
+    "fill the offline Alpine mirror: verified indexes, the packages /host0 needs, netboot files",
+  )
+    .option(
+      "--from <url|dir>",
+      "upstream mirror URL or local mirror tree (default: mirror.upstream)",
+    )
+    .option("--branch <branch>", "Alpine branch (default: boot.alpine_branch)", branchArg)
+    .option(
+      "--arch <list>",
+      "architectures, comma-separated (default: x86_64, and aarch64 when boot.efi_arm64 is set)",
+      archList,
+    )
+    .option("--parallel <n>", "downloads at once (default 8)", wholeNumber(1));
+  on(download as unknown as Command, (g) => systemDownload(g, download.opts()));
+
+  const mirror = program.command("mirror").description("the offline Alpine package mirror");
+  const mstatus = mirror.command("status").description(
+    "branch, arches, packages, size, missing and stale files, last download, machines satisfied",
+  )
+    .option("--branch <branch>", "Alpine branch (default: boot.alpine_branch)", branchArg);
+  on(mstatus as unknown as Command, (g) => mirrorStatusCmd(g, mstatus.opts()));
 
   const node = program.command("node").description("nodes seen by this central node");
   const list = node.command("list").description("every node with its boot stage");
@@ -95,6 +125,30 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
     (g) => nodeForget(g, (forget.opts() as { node: string }).node),
   );
 
+  const ctl = node.command("ctl").description(
+    "run a shell command as root on nodes over SSH (at their lease addresses); exit with its status",
+  )
+    .requiredOption("-n, --node <spec>", "node id, MAC or machine; a comma list, all, group:<name>")
+    .option("--timeout <s>", "stop a command still running after this many seconds", wholeNumber(1))
+    .argument("<command>", "the shell command");
+  on(
+    ctl as unknown as Command,
+    (g) =>
+      nodeCtl(g, (ctl.opts() as { node: string }).node, ctl.args[0]!, {
+        ...((ctl.opts() as { timeout?: number }).timeout !== undefined
+          ? { timeout: (ctl.opts() as { timeout: number }).timeout }
+          : {}),
+      }),
+  );
+
+  const evs = program.command("events").description(
+    "boot steps of nodes and changes of the network, from the state database",
+  )
+    .option("-f, --follow", "keep printing new events as they happen")
+    .option("-n, --node <id>", "only this node's events (id or MAC)")
+    .option("--limit <n>", "how many recent events to print first (default 50)", wholeNumber(0));
+  on(evs as unknown as Command, (g) => events(g, evs.opts()));
+
   const net = program.command("net").description("the network as mesh finds it");
   const scan = net.command("scan").description(
     "scan every port with ARP now: which ports share a switch, neighbours, planned subnets",
@@ -102,6 +156,10 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
   on(scan as unknown as Command, (g) => netScan(g));
   const show = net.command("show").description("the network map the daemon works from");
   on(show as unknown as Command, (g) => netShow(g));
+  const rescan = net.command("rescan").description(
+    "make the running daemon scan every port again and apply what it finds",
+  );
+  on(rescan as unknown as Command, (g) => netRescan(g));
   const probe = net.command("dhcp-probe").description(
     "broadcast DHCPDISCOVERs on IFACE and list the DHCP servers that offer (no lease is taken)",
   )

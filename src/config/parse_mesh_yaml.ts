@@ -87,6 +87,7 @@ const TOP_KEYS = [
   "boot",
   "mirror",
   "scan",
+  "control",
 ] as const;
 const SCAN_KEYS = [
   "probes",
@@ -124,6 +125,7 @@ const HTTP_KEYS = [
   "api_access",
   "management",
   "api_token_file",
+  "status_page",
   "max_connections",
   "max_per_client",
   "header_timeout_ms",
@@ -142,6 +144,7 @@ const BOOT_KEYS = [
   "cmdline",
 ] as const;
 const MIRROR_KEYS = ["dir", "upstream"] as const;
+const CONTROL_KEYS = ["socket"] as const;
 
 type Entries = Map<string, { key: YNode; value: YNode }>;
 
@@ -529,6 +532,7 @@ export function parseMeshYaml(
     apiAccess: h.oneOf<"management" | "any">("api_access", ["management", "any"]) ?? "management",
     management: h.list("management", cidrValue) ?? [],
     ...optional("apiTokenFile", h.path_("api_token_file")),
+    statusPage: h.oneOf<"on" | "off" | "token">("status_page", ["on", "off", "token"]) ?? "on",
     maxConnections: h.int("max_connections", 1, 1_000_000) ?? DEFAULTS.http.maxConnections,
     maxPerClient: h.int("max_per_client", 1, 1_000_000) ?? DEFAULTS.http.maxPerClient,
     headerTimeoutMs: h.int("header_timeout_ms", 100, 600_000) ?? DEFAULTS.http.headerTimeoutMs,
@@ -563,6 +567,8 @@ export function parseMeshYaml(
     ...opt("cmdline"),
   };
 
+  // control.socket: where the daemon's control socket goes (default: see daemon/control_protocol.ts)
+  const controlSocket = s.sub("control", CONTROL_KEYS).path_("socket");
   const mi = s.sub("mirror", MIRROR_KEYS);
   const upstream = mi.read(
     "upstream",
@@ -590,6 +596,7 @@ export function parseMeshYaml(
       http,
       boot,
       mirror,
+      ...(controlSocket !== undefined ? { controlSocket } : {}),
     },
     issues,
   };

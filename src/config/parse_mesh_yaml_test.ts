@@ -51,6 +51,7 @@ Deno.test("mesh.yaml absent: every default applies", () => {
     overlayAccess: "lease",
     apiAccess: "management",
     management: [],
+    statusPage: "on",
     maxConnections: 1024,
     maxPerClient: 64,
     headerTimeoutMs: 10_000,
@@ -94,7 +95,7 @@ dhcp:
     - { mac: "AA-BB-CC-DD-EE-FF", ip: 10.20.0.5, hostname: box }
     - { node: 0a1b2c3d, ip: 10.20.0.6 }
 tftp: { address: 10.20.0.1, port: 6969, max_transfers: 10, per_client: 2, timeout_ms: 500, retries: 3, root: tftproot }
-http: { address: 10.20.0.1, port: 8080, public_host: boot.lab, overlay_access: any, api_access: any, management: [10.9.0.0/16], api_token_file: token }
+http: { address: 10.20.0.1, port: 8080, public_host: boot.lab, overlay_access: any, api_access: any, management: [10.9.0.0/16], api_token_file: token, status_page: token }
 boot:
   ipxe_dir: ipxe
   bios: undionly.kpxe
@@ -146,6 +147,7 @@ mirror: { dir: /srv/mirror, upstream: "https://example.org/alpine/" }
     apiAccess: "any",
     management: [{ network: parseIpv4("10.9.0.0"), prefix: 16 }],
     apiTokenFile: "/h/token",
+    statusPage: "token",
     maxConnections: 1024,
     maxPerClient: 64,
     headerTimeoutMs: 10_000,
@@ -210,6 +212,13 @@ mirror: { upstream: ftp://x }
   assert.match(issues[2]!, /must be one of auto, server, proxy, off/);
   assert.match(issues[4]!, /start is after end/);
   assert.match(issues[6]!, /exactly one of mac or node/);
+});
+
+Deno.test("mesh.yaml: http.status_page is on, off or token (YAML 1.2: `off` is a string)", () => {
+  assert.equal(ok("http: { status_page: off }\n").http.statusPage, "off");
+  const issues = bad("http:\n  status_page: yes please\n");
+  assert.equal(issues.length, 1);
+  assert.match(issues[0]!, /^\/h\/mesh\.yaml:2: .*must be one of on, off, token/);
 });
 
 Deno.test("mesh.yaml: a syntax error names its line", () => {

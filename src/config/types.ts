@@ -114,6 +114,11 @@ export interface HttpSettings {
   readonly management: readonly Cidr[];
   /** File holding a bearer token that opens the node API from anywhere. */
   readonly apiTokenFile?: string;
+  /**
+   * The status page at `/`: `on` for the node API's audience (it shows node
+   * identities), `token` for bearer-token holders only, `off` for nobody.
+   */
+  readonly statusPage: "on" | "off" | "token";
   /** Open connections at most, and per client address. */
   readonly maxConnections: number;
   readonly maxPerClient: number;
@@ -164,6 +169,8 @@ export interface Settings {
   readonly http: HttpSettings;
   readonly boot: BootSettings;
   readonly mirror: MirrorSettings;
+  /** control.socket: the control socket's path, when mesh.yaml sets one. */
+  readonly controlSocket?: string;
 }
 
 /** Manifest actions. */

@@ -38,7 +38,11 @@ import { type NetScanOptions, scanNetwork } from "./net_scan.ts";
 import { logScan, watchLinks } from "./rescan.ts";
 import { type ServedInterface, servedInterface, ServedNet } from "./served_net.ts";
 import { dhcpStarters } from "./dhcp_wiring.ts";
+import { ServiceMeters, statusSources } from "./service_metrics.ts";
 import { superviseState } from "./state_health.ts";
+import { startControlServer } from "./control.ts";
+import { controlSocketPath } from "./control_protocol.ts";
+import { ensureNodeKey } from "./node_key.ts";
 
 const log = getLogger(["mesh", "daemon"]);
 
@@ -86,7 +90,8 @@ export function bootPaths(settings: Settings): Omit<HttpConfig, "publicBase" | "
     kernelPath: path(b.kernel, `${netboot}/vmlinuz-lts`),
     initrdPath: path(b.initramfs, `${netboot}/initramfs-lts`),
     modloopPath: path(b.modloop, `${netboot}/modloop-lts`),
-    repoPath: `/alpine/${b.alpineBranch}/main`,
+    // Both repositories the mirror carries: a node's apk finds community packages too.
+    repoPath: `/alpine/${b.alpineBranch}/main,/alpine/${b.alpineBranch}/community`,
     ...(b.cmdline !== undefined ? { extraCmdline: b.cmdline } : {}),
   };
 }
@@ -157,6 +162,10 @@ async function serve(
   cleanups.push(() => health.close());
 
   const apkovlDir = `${stateDir}/apkovl`;
+  // The key `mesh node ctl` uses, made on first start so every overlay carries it.
+  await ensureNodeKey(opts.host0Dir).catch((e) =>
+    log.warn("no SSH key for node access; overlays go without it", { error: String(e) })
+  );
   const compiled = await compileOverlays(host0, { outDir: apkovlDir });
   const catalog = new SwappableCatalog(host0, await loadOverlayIndex(apkovlDir));
   log.info("overlays published", { dir: apkovlDir, count: compiled.rows.length });
@@ -194,8 +203,10 @@ async function serve(
   );
   const leaseLookup = new SqliteLeaseLookup(leases, Date.now, new NeighbourTable());
   const apiAccess = await apiAccessOf(settings);
+  // Status page and /metrics: every service's counters, collected here.
+  const meters = new ServiceMeters(stop.signal);
 
-  // HTTP: boot scripts, overlays, boot files, mirror, node API.
+  // HTTP: boot scripts, overlays, boot files, mirror, node API, status page.
   const app = createApp({
     registry,
     catalog,
@@ -208,8 +219,11 @@ async function serve(
       baseFromHost: settings.http.publicHost === undefined,
       overlayAccess: settings.http.overlayAccess,
       apiAccess,
+      statusPage: settings.http.statusPage,
     },
     roots: { mirror: settings.mirror.dir, boot: bootDir },
+    status: statusSources(net, meters),
+    signal: stop.signal,
   });
   let http;
   try {
@@ -271,10 +285,11 @@ async function serve(
     );
   }
   cleanups.push(() => tftp.close());
+  meters.setTftp(tftp);
 
   // DHCP on every served segment, one service each, so a rescan that
   // changes one segment leaves the others serving.
-  const starters = dhcpStarters({
+  const starters = meters.wrap(dhcpStarters({
     settings,
     store: leases,
     signal: stop.signal,
@@ -291,7 +306,7 @@ async function serve(
         at: Date.now(),
       });
     },
-  });
+  }));
   const record = (kind: string, segment: string, detail: Record<string, unknown>) =>
     net.record(Date.now(), [{ kind, segment, detail }]);
   // The rogue guard's sightings, by segment: they hold until SIGHUP (the
@@ -305,6 +320,7 @@ async function serve(
     record,
     onForeign: (segment, server) => {
       const action = settings.dhcp.rogueAction;
+      meters.noteGuard(action);
       log.error("another DHCP server hands out addresses on a segment mesh serves", {
         segment,
         server: server.serverId,
@@ -326,6 +342,23 @@ async function serve(
   leaseLookup.setProxied(() => servedNet.proxiedSubnets);
   await servedNet.apply(first, true);
 
+  // The control socket: reload, rescan and forget for the CLI (removed on stop),
+  // listening before "mesh serving", so a ready daemon answers.
+  const control = await startControlServer(controlSocketPath(stateDir, settings.controlSocket), {
+    // called only once serving (reload is defined below by then)
+    reload: () => reload(),
+    rescan: () => {
+      rescan("control");
+      return reloading;
+    },
+    forget: (node) => {
+      const n = registry.get(node, 0);
+      if (n === undefined || n.id === null) return null;
+      registry.forget(n.id);
+      return { id: n.id, mac: n.mac };
+    },
+  });
+  cleanups.push(() => control.close());
   const info: DaemonInfo = {
     stateDir,
     http: http.addr,
@@ -368,26 +401,31 @@ async function serve(
   }
 
   // SIGHUP: reload /host0 one at a time; never drop what is served on failure.
-  const reload = () => {
+  // Resolves with why a reload was refused (for the control socket), or null.
+  const reload = (): Promise<string | null> => {
     // The operator's word: segments the guard took over are decided afresh.
     guards.clear();
     rescan("SIGHUP");
-    reloading = reloading.then(async () => {
+    const done = reloading.then(async (): Promise<string | null> => {
       try {
         const next = await loadHost0(opts.host0Dir);
         const r = await compileOverlays(next, { outDir: apkovlDir });
         catalog.swap(next, await loadOverlayIndex(apkovlDir));
         log.info("reloaded /host0", { overlays: r.rows.length });
+        return null;
       } catch (e) {
         if (e instanceof ConfigError) {
           log.error("reload refused; still serving the previous overlays", {
             problems: e.issues.map(formatIssue),
           });
-        } else {log.error("reload failed; still serving the previous overlays", {
-            error: String(e),
-          });}
+          return `reload refused: ${e.issues.map(formatIssue).join("; ")}`;
+        }
+        log.error("reload failed; still serving the previous overlays", { error: String(e) });
+        return `reload failed: ${String(e)}`;
       }
     });
+    reloading = done.then(() => {});
+    return done;
   };
   const onStop = () => stop.abort();
   const signals: [Deno.Signal, () => void][] = [["SIGTERM", onStop], ["SIGINT", onStop], [

@@ -15,3 +15,16 @@ export {
   scanCandidates,
   scanNetwork,
 } from "./net_scan.ts";
+export {
+  type ControlReply,
+  type ControlRequest,
+  controlSocketPath,
+  parseRequest,
+} from "./control_protocol.ts";
+export {
+  ensureNodeKey,
+  knownHostsPath,
+  nodeKeyPaths,
+  readNodePublicKey,
+  unpinHostKey,
+} from "./node_key.ts";

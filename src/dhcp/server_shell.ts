@@ -18,7 +18,7 @@ import type { Destination } from "./destination.ts";
 import { type ExhaustionLine, ExhaustionNotices } from "./flood_guard.ts";
 import type { LeaseChange } from "./lease_types.ts";
 import { errText, type Link } from "./server_links.ts";
-import { countIgnore, countReply, type DhcpServerStats } from "./server_stats.ts";
+import { countDecision, countIgnore, countReply, type DhcpServerStats } from "./server_stats.ts";
 import { decodePacket, type DhcpPacket, encodePacket } from "./packet.ts";
 
 const log = getLogger(["mesh", "dhcp"]);
@@ -194,6 +194,11 @@ export class ServerShell {
           ...(d.kind === "reply" ? { yiaddr: formatIpv4(d.packet.yiaddr) } : {}),
         });
       }
+      countDecision(
+        this.stats,
+        req.options.get(Opt.MessageType)?.[0],
+        d.kind === "ignore" ? "ignore" : "reply",
+      );
       if (d.kind === "ignore") {
         this.ignore(d.reason);
         if (d.exhausted !== undefined) this.#noteExhausted(d.exhausted);

@@ -4,7 +4,7 @@
  * loop does with them: ignore reasons counted by shape in a bounded table,
  * replies counted by message type.
  */
-import { MessageType } from "./constants.ts";
+import { MessageType, messageTypeName } from "./constants.ts";
 
 /** Counters, all monotonic. */
 export interface DhcpServerStats {
@@ -36,6 +36,11 @@ export interface DhcpServerStats {
   };
   /** Ignore reasons and how often each happened (bounded set). */
   ignoreReasons: Record<string, number>;
+  /**
+   * Decisions by the request's message type: "DISCOVER reply", "REQUEST
+   * ignore" (bounded: the known types, others as "OTHER").
+   */
+  decisions: Record<string, number>;
   commits: number;
   probes: number;
   conflicts: number;
@@ -63,6 +68,7 @@ export function newStats(): DhcpServerStats {
       poolExhausted: 0,
     },
     ignoreReasons: {},
+    decisions: {},
     commits: 0,
     probes: 0,
     conflicts: 0,
@@ -88,4 +94,21 @@ export function countReply(stats: DhcpServerStats, type: number | undefined): vo
   if (type === MessageType.Offer) stats.offers++;
   else if (type === MessageType.Ack) stats.acks++;
   else if (type === MessageType.Nak) stats.naks++;
+}
+
+const KNOWN_TYPES = new Set<number>(Object.values(MessageType));
+
+/** Counts the responder's decision on one request, by the request's message type. */
+export function countDecision(
+  stats: DhcpServerStats,
+  type: number | undefined,
+  kind: "reply" | "ignore",
+): void {
+  const name = type === undefined
+    ? "BOOTP"
+    : KNOWN_TYPES.has(type)
+    ? messageTypeName(type)
+    : "OTHER";
+  const key = `${name} ${kind}`;
+  stats.decisions[key] = (stats.decisions[key] ?? 0) + 1;
 }

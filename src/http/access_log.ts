@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
 import { clientIp, type HttpEnv } from "./context.ts";
 import type { HttpState } from "./state.ts";
 
@@ -22,6 +23,10 @@ export function accessLog(state: HttpState): MiddlewareHandler<HttpEnv> {
     state.counters.bytes += bytes;
     if (status === 404) state.counters.notFound++;
     if (status >= 500) state.counters.errors++;
+    // The pattern of the handler that answered ("/apkovl/:file"), never the
+    // path itself; a request no route matched is "*" (this middleware's).
+    const route = routePath(c);
+    state.routes.count(route === "*" ? "unmatched" : route, status);
     log.info("request", {
       method: c.req.method,
       path: new URL(c.req.url).pathname,

@@ -14,6 +14,7 @@ import type { AppDeps } from "./deps.ts";
 import { mountOverlayRoutes } from "./overlay_routes.ts";
 import { createState } from "./state.ts";
 import { mountStaticRoutes } from "./static_routes.ts";
+import { createLive, mountStatusRoutes } from "./status_routes.ts";
 
 const log = getLogger(["mesh", "http"]);
 
@@ -21,13 +22,15 @@ export type HttpApp = Hono<HttpEnv>;
 
 export function createApp(deps: AppDeps): HttpApp {
   const state = createState(deps);
+  const live = createLive(state);
   const app = new Hono<HttpEnv>();
   app.use("*", accessLog(state));
   mountBootRoutes(app, state);
   mountOverlayRoutes(app, state);
   mountStaticRoutes(app, state);
   mountNodeApiRoutes(app, state);
-  mountApiRoutes(app, state);
+  mountStatusRoutes(app, state, live);
+  mountApiRoutes(app, state, live);
   app.notFound((c) => c.text("not found\n", 404));
   app.onError((err, c) => {
     log.error("request failed", { path: new URL(c.req.url).pathname, error: String(err) });

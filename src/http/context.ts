@@ -14,6 +14,10 @@ export interface ConnectionCounters {
   readonly refusedGlobal: number;
   readonly active: number;
   readonly timeouts: number;
+  /** Requests the protocol layer answered 4xx/5xx itself (unreadable heads). */
+  readonly malformed?: number;
+  /** Responses cut short because the client went away. */
+  readonly aborted?: number;
 }
 
 export interface HttpEnv {

@@ -6,10 +6,11 @@
  */
 
 import type { NodeDetail, NodeEvent, NodeSummary } from "../store/mod.ts";
+import type { MetricFamily } from "./metrics_text.ts";
 
 // One vocabulary for the whole daemon: the store's stages and node records,
 // so the SQLite registry (src/store NodeStore) is a NodeRegistry as it is.
-export { Stage, STAGES as STAGE_ORDER } from "../store/mod.ts";
+export { isStage, Stage, stageRank, STAGES as STAGE_ORDER } from "../store/mod.ts";
 export type {
   EventSource,
   NodeDetail,
@@ -30,6 +31,10 @@ export interface NodeRegistry {
   nodeOfMac(mac: string): string | undefined;
   /** True when any event was recorded for this MAC (our DHCP server saw it). */
   knowsMac(mac: string): boolean;
+  /** One row of `list()`: by node id, or by MAC (also one not identified yet). */
+  summary(idOrMac: string): NodeSummary | undefined;
+  /** Calls `fn` with each batch of events once committed; returns the unsubscribe. */
+  watch(fn: (events: readonly NodeEvent[]) => void): () => void;
 }
 
 /** The machine a node boots as. */
@@ -107,6 +112,26 @@ export interface HttpConfig {
   readonly overlayAccess: OverlayAccess;
   /** Default: management from loopback only, no token. */
   readonly apiAccess?: ApiAccess;
+  /** Who sees the status page and its live stream; default "on". */
+  readonly statusPage?: StatusPageAccess;
+}
+
+/**
+ * `http.status_page`: "on" shows the page to whoever may use the node API
+ * (it shows node identities), "token" only to a holder of the bearer token,
+ * "off" serves no page.
+ */
+export type StatusPageAccess = "on" | "off" | "token";
+
+/** What the status page and /metrics read from the rest of the daemon. */
+export interface StatusSources {
+  /**
+   * The segments of the network map: each the JSON `mesh net show` prints
+   * (topology SegmentReport). Read defensively: it comes from the database.
+   */
+  segments(): readonly unknown[];
+  /** Metric families of the other services (DHCP, TFTP, process), for /metrics. */
+  metrics?(): readonly MetricFamily[];
 }
 
 /** Directories served as static trees. */
@@ -127,4 +152,8 @@ export interface AppDeps {
   readonly roots: HttpRoots;
   /** Unix ms; Date.now by default. */
   readonly clock?: () => number;
+  /** Segments and service metrics; without them the page shows nodes only. */
+  readonly status?: StatusSources;
+  /** Ends the live streams (the daemon stops: open SSE responses must not hold it up). */
+  readonly signal?: AbortSignal;
 }

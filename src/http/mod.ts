@@ -1,7 +1,8 @@
 /**
  * @module
  * HTTP boot service: boot scripts, overlays, static trees (mirror, boot files,
- * ISOs), node API, health and metrics, on Hono + Deno.serve.
+ * ISOs), node API, the status page with its live stream, health and the
+ * Prometheus text format of every service's metrics, on Hono.
  */
 export { createApp, type HttpApp } from "./app.ts";
 export {
@@ -29,7 +30,18 @@ export {
   type OverlayFile,
   Stage,
   STAGE_ORDER,
+  type StatusPageAccess,
+  type StatusSources,
 } from "./deps.ts";
+export {
+  Histogram,
+  type HistogramSample,
+  type Labels,
+  type MetricFamily,
+  recordSamples,
+  renderMetrics,
+  type Sample,
+} from "./metrics_text.ts";
 export {
   loadOverlayIndex,
   type OverlayIndex,

@@ -31,7 +31,7 @@ function inNet(ip: number, [net, len]: readonly [number, number]): boolean {
 }
 
 /** Compares without an early exit, so response time says nothing of the token. */
-function sameToken(a: string, b: string): boolean {
+export function sameToken(a: string, b: string): boolean {
   const x = new TextEncoder().encode(a);
   const y = new TextEncoder().encode(b);
   let diff = x.length ^ y.length;

@@ -6,6 +6,7 @@
  */
 import { identify, type Identity, type IdentityClaim } from "../boot/mod.ts";
 import type { AppDeps, OverlayFile } from "./deps.ts";
+import { RouteCounter } from "./http_metrics.ts";
 import { BoundedMap } from "./lru.ts";
 import type { CachedFile } from "./static_file.ts";
 
@@ -26,6 +27,8 @@ export interface Counters {
   reportRefusals: number;
   /** API requests refused by http.api_access. */
   apiRefusals: number;
+  /** Status page and live stream requests refused by http.status_page. */
+  statusRefusals: number;
   notFound: number;
   errors: number;
 }
@@ -38,6 +41,8 @@ export interface HttpState {
   /** Small static files by real path (at most SMALL_FILES × 16 KiB). */
   readonly smallFiles: BoundedMap<string, CachedFile>;
   readonly counters: Counters;
+  /** Requests by route pattern and status, for /metrics. */
+  readonly routes: RouteCounter;
 }
 
 export function createState(deps: AppDeps): HttpState {
@@ -55,9 +60,11 @@ export function createState(deps: AppDeps): HttpState {
       claimsIgnored: 0,
       reportRefusals: 0,
       apiRefusals: 0,
+      statusRefusals: 0,
       notFound: 0,
       errors: 0,
     },
+    routes: new RouteCounter(),
   };
 }
 

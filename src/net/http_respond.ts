@@ -296,11 +296,13 @@ async function streamBody(
     const declared = declaredText !== null && /^[0-9]+$/.test(declaredText)
       ? Number(declaredText)
       : -1;
-    // gather a little, so short bodies of unknown length still get a Content-Length
+    // gather a little, so short bodies of unknown length still get a Content-Length;
+    // an event stream goes out with its first chunk (its end may be hours away)
+    const live = (res.headers.get("content-type") ?? "").startsWith("text/event-stream");
     const first: Uint8Array[] = [];
     let gathered = 0;
     let done = false;
-    while (gathered < GATHER) {
+    while (gathered < GATHER && !(live && first.length > 0)) {
       const r = await reader.read();
       if (r.done) {
         done = true;

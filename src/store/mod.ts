@@ -17,3 +17,4 @@ export {
 } from "./node_store.ts";
 export * from "./lease_store.ts";
 export { type NetEvent, NetStore, type StoredAllocation, type StoredSegment } from "./net_store.ts";
+export { EventFeed, type FeedCursor, type FeedEvent, type FeedFilter } from "./event_feed.ts";

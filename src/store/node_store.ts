@@ -87,6 +87,8 @@ export class NodeStore {
   lostEvents = 0;
   /** Called with the error of a failed flush (the daemon logs it). */
   onFlushError: ((e: unknown, lost: number) => void) | undefined;
+  /** Told of each committed batch (the status page's live stream, boot-stage timings). */
+  readonly #watchers = new Set<(events: readonly NodeEvent[]) => void>();
 
   constructor(db: DatabaseSync, readonly flushDelayMs = 20) {
     this.#db = db;
@@ -148,11 +150,13 @@ export class NodeStore {
     if (this.#queue.length === 0) return;
     const batch = this.#queue;
     this.#queue = [];
+    let committed = false;
     try {
       this.#db.exec("BEGIN IMMEDIATE");
       try {
         for (const ev of batch) this.#apply(ev);
         this.#db.exec("COMMIT");
+        committed = true;
       } catch (e) {
         // SQLite may already have rolled back by itself (a full disk does).
         if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
@@ -166,6 +170,26 @@ export class NodeStore {
     } finally {
       this.#queuedMacOf.clear();
       this.#queuedNodeOf.clear();
+    }
+    // Only after the commit: a watcher reads the rows and must find them there.
+    if (committed) this.#tell(batch);
+  }
+
+  /**
+   * Calls `fn` with every batch of events once it is committed; returns the
+   * unsubscribe. A watcher that throws is ignored (the services that record
+   * must never see its failure).
+   */
+  watch(fn: (events: readonly NodeEvent[]) => void): () => void {
+    this.#watchers.add(fn);
+    return () => this.#watchers.delete(fn);
+  }
+
+  #tell(batch: readonly NodeEvent[]): void {
+    for (const fn of this.#watchers) {
+      try {
+        fn(batch);
+      } catch { /* a watcher's own problem */ }
     }
   }
 
@@ -349,32 +373,53 @@ export class NodeStore {
          AND mac NOT IN (SELECT mac FROM nodes WHERE mac IS NOT NULL)
        GROUP BY mac ORDER BY mac`,
     ).all() as { mac: string; ip: string | null; first: number; last: number }[];
-    for (const p of pending) {
-      const evs = this.#db.prepare(
-        "SELECT stage, max(at) AS at FROM node_events WHERE mac = ? AND node_id IS NULL GROUP BY stage",
-      ).all(p.mac) as { stage: Stage; at: number }[];
-      let stage: Stage | null = null;
-      const stages: Partial<Record<Stage, number>> = {};
-      for (const s of STAGES) {
-        const e = evs.find((x) => x.stage === s);
-        if (e) {
-          stages[s] = e.at;
-          stage = s;
-        }
-      }
-      nodes.push({
-        id: null,
-        mac: p.mac,
-        uuid: null,
-        ip: p.ip,
-        machine: null,
-        stage: stage ?? "discovered",
-        firstSeen: p.first,
-        lastSeen: p.last,
-        stages,
-      });
-    }
+    for (const p of pending) nodes.push(this.#pendingSummary(p));
     return nodes;
+  }
+
+  /** A MAC seen that has not identified yet, as a summary (id null). */
+  #pendingSummary(p: { mac: string; ip: string | null; first: number; last: number }): NodeSummary {
+    const evs = this.#db.prepare(
+      "SELECT stage, max(at) AS at FROM node_events WHERE mac = ? AND node_id IS NULL GROUP BY stage",
+    ).all(p.mac) as { stage: Stage; at: number }[];
+    let stage: Stage | null = null;
+    const stages: Partial<Record<Stage, number>> = {};
+    for (const s of STAGES) {
+      const e = evs.find((x) => x.stage === s);
+      if (e) {
+        stages[s] = e.at;
+        stage = s;
+      }
+    }
+    return {
+      id: null,
+      mac: p.mac,
+      uuid: null,
+      ip: p.ip,
+      machine: null,
+      stage: stage ?? "discovered",
+      firstSeen: p.first,
+      lastSeen: p.last,
+      stages,
+    };
+  }
+
+  /**
+   * One row of list() without listing them all: a node by id or MAC, or a
+   * MAC that has not identified yet. For the status page's live updates.
+   */
+  summary(idOrMac: string): NodeSummary | undefined {
+    this.flush();
+    const key = idOrMac.toLowerCase();
+    const row = (this.#getNode.get(key) ??
+      this.#db.prepare("SELECT * FROM nodes WHERE mac = ? ORDER BY last_seen DESC LIMIT 1")
+        .get(key)) as NodeRow | undefined;
+    if (row) return this.#summary(row);
+    const p = this.#db.prepare(
+      `SELECT mac, max(ip) AS ip, min(at) AS first, max(at) AS last FROM node_events
+       WHERE node_id IS NULL AND mac = ? GROUP BY mac`,
+    ).get(key) as { mac: string; ip: string | null; first: number; last: number } | undefined;
+    return p === undefined ? undefined : this.#pendingSummary(p);
   }
 
   /** One node with its last `limit` events, or undefined. Accepts an id or a MAC. */

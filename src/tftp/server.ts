@@ -55,6 +55,23 @@ export interface TftpCounters {
    * at once instead of retransmitting until its own timeout.
    */
   readonly shutdownErrors: number;
+  /** Bytes acknowledged by clients, over all transfers. */
+  readonly bytes: number;
+  /** Blocks sent again after a timeout or a duplicate ACK, over all transfers. */
+  readonly retransmits: number;
+  /** ERROR packets sent for refusals and at shutdown, by TFTP error code. */
+  readonly errorsSent: Readonly<Record<string, number>>;
+  /** Failed transfers by why: timeout, client-error, server-closed, other. */
+  readonly failures: Readonly<Record<string, number>>;
+}
+
+/** A failed transfer's reason as a bounded class (the reason itself names files and codes). */
+export function failureClass(error: string | undefined): string {
+  if (error === undefined) return "other";
+  if (error === "timeout") return "timeout";
+  if (error.startsWith("client error")) return "client-error";
+  if (error === "server closed") return "server-closed";
+  return "other";
 }
 
 /** What a client is told when the server closes under its transfer. */
@@ -106,8 +123,10 @@ export interface TftpServer {
   readonly finished: Promise<void>;
 }
 
-/** The counters as the server keeps them (TftpCounters, writable). */
-type Counters = { -readonly [K in keyof TftpCounters]: TftpCounters[K] };
+/** The counters as the server keeps them (TftpCounters' numbers, writable). */
+type Counters = {
+  -readonly [K in Exclude<keyof TftpCounters, "errorsSent" | "failures">]: TftpCounters[K];
+};
 
 /** Starts a TFTP server; resolves once the listener is bound. */
 export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServer> {
@@ -133,6 +152,13 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     malformed: 0,
     active: 0,
     shutdownErrors: 0,
+    bytes: 0,
+    retransmits: 0,
+  };
+  const errorsSent: Record<string, number> = {};
+  const failures: Record<string, number> = {};
+  const countError = (code: number) => {
+    errorsSent[String(code)] = (errorsSent[String(code)] ?? 0) + 1;
   };
   const transfers = new Map<string, RunningTransfer>();
   // Clients whose RRQ is being served, by "ip:port" (set before any await: a
@@ -169,6 +195,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
 
   function refuse(to: Deno.NetAddr, code: number, message: string): void {
     counters.refused++;
+    countError(code);
     const err = sendFromListener(to, code, message);
     if (err !== 0) log.debug("error reply not sent", { errno: err, client: to.hostname });
   }
@@ -273,9 +300,15 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       transfers.set(key, running);
       const out = await running.done;
       counters.malformed += out.malformed;
+      counters.bytes += out.bytes;
+      counters.retransmits += out.retransmits;
       if (out.ok) counters.completed++;
       else if (out.sizeProbe === true) counters.sizeProbes++;
-      else counters.failed++;
+      else {
+        counters.failed++;
+        const why = failureClass(closed ? "server closed" : out.error);
+        failures[why] = (failures[why] ?? 0) + 1;
+      }
       const stats: TransferStats = {
         ip: remote.hostname,
         port: remote.port,
@@ -368,12 +401,15 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       if (running !== undefined) {
         if (running.abortWithError("server closed", ErrorCode.NOT_DEFINED, SHUTDOWN_MESSAGE)) {
           counters.shutdownErrors++;
+          countError(ErrorCode.NOT_DEFINED);
         }
         continue;
       }
       const err = sendFromListener(remote, ErrorCode.NOT_DEFINED, SHUTDOWN_MESSAGE);
-      if (err === 0) counters.shutdownErrors++;
-      else log.debug("shutdown error not sent", { errno: err, client: remote.hostname });
+      if (err === 0) {
+        counters.shutdownErrors++;
+        countError(ErrorCode.NOT_DEFINED);
+      } else log.debug("shutdown error not sent", { errno: err, client: remote.hostname });
     }
   }
 
@@ -396,7 +432,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   log.info("tftp listening", { hostname: addr.hostname, port: addr.port });
   return {
     addr,
-    stats: () => ({ ...counters }),
+    stats: () => ({ ...counters, errorsSent: { ...errorsSent }, failures: { ...failures } }),
     close,
     finished,
   };
