@@ -12,6 +12,7 @@
  * own etc/runlevels/. With a NodeAccess, root gets the central node's SSH key
  * and sshd runs (openssh in the world file, etc/runlevels/default/sshd).
  */
+import { concatBytes } from "../wire/mod.ts";
 import type { ConfigIssue } from "../errors.ts";
 import type { Group, Machine, ManifestLine } from "../config/mod.ts";
 import { entryProblem, EntryType, type TarEntry } from "./tar.ts";
@@ -32,13 +33,6 @@ const decoder = new TextDecoder();
 
 function where(n: Node): string {
   return n.origin ? `${n.origin.file}:${n.origin.line}` : "mesh";
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 class Tree {
@@ -97,7 +91,7 @@ class Tree {
         const entry: TarEntry = l.action === "A" && existing
           ? {
             ...existing.entry,
-            content: concat(existing.entry.content ?? new Uint8Array(0), data),
+            content: concatBytes([existing.entry.content ?? new Uint8Array(0), data]),
           }
           : { path: rel, type: EntryType.File, ...owner!, content: data };
         this.nodes.set(rel, { entry, origin: l });

@@ -12,6 +12,7 @@
  * over 64 KiB are ignored and one trusted, matching signature suffices.
  * Pure: keys come in as PEM text.
  */
+import { concatBytes } from "../wire/mod.ts";
 import { verify } from "node:crypto";
 import { GzipError, type GzipMember, readGzipMember, readGzipMembers } from "./gzip_members.ts";
 import { readTar, TarError, type TarFile } from "./tar_read.ts";
@@ -202,7 +203,7 @@ export function openApkIndex(bytes: Uint8Array, file: string): OpenedIndex {
   let files: TarFile[];
   try {
     const members = readGzipMembers(bytes, MAX_INDEX_BYTES, signedStart);
-    files = readTar(concat(members.map((m) => m.data)));
+    files = readTar(concatBytes(members.map((m) => m.data)));
   } catch (e) {
     return asVerifyError(e, file);
   }
@@ -234,15 +235,4 @@ export function verifyApkIndex(
   const opened = openApkIndex(bytes, file);
   const signed = bytes.subarray(opened.signedStart);
   return { ...opened, ...checkSignature(opened.signatures, signed, keys, file, keysDir) };
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

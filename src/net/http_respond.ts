@@ -5,6 +5,7 @@
  * marked file body with sendfile(2), any other stream chunk by chunk
  * (Content-Length when known, else chunked for HTTP/1.1 or close-delimited).
  */
+import { concatBytes } from "../wire/mod.ts";
 import { C, cstr, errno, libc } from "./_libc.ts";
 import { type FileBodyMark, fileBodyOf } from "./http_file_body.ts";
 import { Framing, latin1Bytes, responseHead } from "./http_head.ts";
@@ -84,7 +85,7 @@ export async function respond(
         return ex.keepAlive;
       }
       const bytes = await res.bytes();
-      await wire.write(concat([head(Framing.Length, bytes.length), bytes]));
+      await wire.write(concatBytes([head(Framing.Length, bytes.length), bytes]));
       stats.streamedBytes += bytes.length;
       return ex.keepAlive;
     }
@@ -323,7 +324,7 @@ async function streamBody(
     for (const p of body0) sent += p.length;
     const wireParts = chunked ? body0.filter((p) => p.length > 0).map(chunk) : body0;
     // the head and the gathered bytes in one send
-    await wire.write(concat([head(framing, length), ...wireParts]));
+    await wire.write(concatBytes([head(framing, length), ...wireParts]));
     stats.streamedBytes += sent;
     while (!done) {
       const r = await reader.read();
@@ -372,19 +373,6 @@ function clip(parts: Uint8Array[], length: number): Uint8Array[] {
     if (left <= 0) break;
     out.push(p.length <= left ? p : p.subarray(0, left));
     left -= Math.min(p.length, left);
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DecodeError } from "../errors.ts";
-import { parseIpv4 } from "../wire/mod.ts";
+import { concatBytes, parseIpv4 } from "../wire/mod.ts";
 import {
   decodeAddr,
   decodeDone,
@@ -86,16 +86,6 @@ function only(buf: Uint8Array): NlMessage {
   return msgs[0]!;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** Runs `f` and fails unless it returns or throws DecodeError (never RangeError & co). */
 function decodesOrRefuses(f: () => unknown): void {
   try {
@@ -106,7 +96,7 @@ function decodesOrRefuses(f: () => unknown): void {
 }
 
 Deno.test("parseMessages splits a datagram holding several messages, ending in NLMSG_DONE", () => {
-  const msgs = parseMessages(concat(NEWLINK_VETH, NEWADDR, DONE));
+  const msgs = parseMessages(concatBytes([NEWLINK_VETH, NEWADDR, DONE]));
   assert.deepEqual(msgs.map((m) => [m.type, m.flags, m.seq, m.pid, m.payload.length]), [
     [RTNL.RTM_NEWLINK, NETLINK.NLM_F_MULTI, 7, 1234, 88],
     [RTNL.RTM_NEWADDR, NETLINK.NLM_F_MULTI, 8, 1234, 52],
@@ -208,7 +198,7 @@ Deno.test("decodeError: an ack is errno 0; a refusal carries errno and the exten
   v.setUint16(6, NETLINK.NLM_F_ACK_TLVS, true);
   v.setUint32(8, 11, true);
   v.setInt32(16, -17, true);
-  assert.deepEqual(decodeError(only(concat(head, req, tlv))), { errno: 17, message: "bad!" });
+  assert.deepEqual(decodeError(only(concatBytes([head, req, tlv]))), { errno: 17, message: "bad!" });
   // Attributes that claim more than is there: the errno still counts.
   const broken = ENODEV_EXTACK.slice();
   broken[36] = 0x7f;
@@ -226,7 +216,7 @@ Deno.test("malformed framing is a DecodeError: short header, nlmsg_len too small
   long[0] = 0x69;
   assert.throws(() => parseMessages(long), DecodeError);
   // A good message followed by a few stray bytes.
-  assert.throws(() => parseMessages(concat(DONE, new Uint8Array(5))), DecodeError);
+  assert.throws(() => parseMessages(concatBytes([DONE, new Uint8Array(5)])), DecodeError);
 });
 
 Deno.test("malformed attributes are a DecodeError; padding under 4 bytes is not", () => {
@@ -258,7 +248,7 @@ Deno.test("malformed attributes are a DecodeError; padding under 4 bytes is not"
 });
 
 Deno.test("every truncation of a datagram decodes or throws DecodeError, never reads past the end", () => {
-  const all = concat(NEWLINK_VETH, NEWADDR, DONE, ENODEV_EXTACK);
+  const all = concatBytes([NEWLINK_VETH, NEWADDR, DONE, ENODEV_EXTACK]);
   for (let n = 0; n <= all.length; n++) decodesOrRefuses(() => parseMessages(all.subarray(0, n)));
   // The frame intact but cut short inside the payload: nlmsg_len says so too.
   for (const [msg, decode] of [[NEWLINK_VETH, decodeLink], [NEWADDR, decodeAddr]] as const) {
@@ -282,7 +272,7 @@ Deno.test("fuzz: random bytes and mutated fixtures decode or throw DecodeError",
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 200 }), (b) => decodesOrRefuses(() => decodeAll(b))),
   );
-  const base = concat(NEWLINK_VETH, NEWADDR, ENODEV_EXTACK);
+  const base = concatBytes([NEWLINK_VETH, NEWADDR, ENODEV_EXTACK]);
   fc.assert(fc.property(
     fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), {
       minLength: 1,

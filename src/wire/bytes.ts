@@ -110,3 +110,20 @@ export class ByteWriter {
     return this.#buf.subarray(0, this.length);
   }
 }
+
+/**
+ * The parts one after another in one array. A single part is returned as
+ * it is (no copy): callers that keep the result must not mutate the part.
+ */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -9,6 +9,7 @@
  * (`openssl dgst -sha1 -sign` over the compressed bytes, the signature in a
  * cut tar, gzipped and prepended). Served by `_repo_server.ts`.
  */
+import { concatBytes } from "../../src/wire/mod.ts";
 import { createHash, sign } from "node:crypto";
 import { EntryType, gzipDeterministic, type TarEntry, writeTar } from "../../src/apkovl/mod.ts";
 
@@ -145,7 +146,7 @@ export function makeApk(spec: PkgSpec, key: RepoKey, arch: string) {
     "",
   ].join("\n");
   const control = gzipDeterministic(cutTar([file(".PKGINFO", enc.encode(info))]));
-  const apk = concat([signatureStream(control, key), control, data]);
+  const apk = concatBytes([signatureStream(control, key), control, data]);
   return {
     bytes: apk,
     checksum: "Q1" + createHash("sha1").update(control).digest("base64"),
@@ -200,17 +201,7 @@ export async function abuildSign(
   await Deno.remove(tmp);
   await Deno.remove(sigPath);
   const sigStream = gzipDeterministic(cutTar([file(`.SIGN.${type}.${key.name}`, sig)]));
-  return concat([sigStream, unsigned]);
-}
-
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes([sigStream, unsigned]);
 }
 
 /** A built repository under `root` (served as the upstream `<root>/<branch>/...`). */

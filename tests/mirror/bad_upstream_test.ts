@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../src/errors.ts";
 import { ApkVerifyError, VerifyFailure } from "../../src/mirror/mod.ts";
-import { abuildSign, concat, makeKey, unsignedIndex } from "./_repo_fixture.ts";
+import { concatBytes as concat } from "../../src/wire/mod.ts";
+import { abuildSign, makeKey, unsignedIndex } from "./_repo_fixture.ts";
 import { FAST, snapshot, WANTED, world } from "./_mirror_fixture.ts";
 
 const MAIN_INDEX = "v3.22/main/x86_64/APKINDEX.tar.gz";

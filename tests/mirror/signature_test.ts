@@ -13,14 +13,8 @@ import {
   VerifyFailure,
 } from "../../src/mirror/mod.ts";
 import { createHash } from "node:crypto";
-import {
-  abuildSign,
-  concat,
-  makeApk,
-  makeKey,
-  type RepoKey,
-  unsignedIndex,
-} from "./_repo_fixture.ts";
+import { concatBytes as concat } from "../../src/wire/mod.ts";
+import { abuildSign, makeApk, makeKey, type RepoKey, unsignedIndex } from "./_repo_fixture.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "mesh-sig-" });
 const key = await makeKey(dir);
