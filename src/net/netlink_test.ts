@@ -198,7 +198,10 @@ Deno.test("decodeError: an ack is errno 0; a refusal carries errno and the exten
   v.setUint16(6, NETLINK.NLM_F_ACK_TLVS, true);
   v.setUint32(8, 11, true);
   v.setInt32(16, -17, true);
-  assert.deepEqual(decodeError(only(concatBytes([head, req, tlv]))), { errno: 17, message: "bad!" });
+  assert.deepEqual(decodeError(only(concatBytes([head, req, tlv]))), {
+    errno: 17,
+    message: "bad!",
+  });
   // Attributes that claim more than is there: the errno still counts.
   const broken = ENODEV_EXTACK.slice();
   broken[36] = 0x7f;
