@@ -26,7 +26,6 @@ import {
   bootVm,
   prepareBootAssets,
   qemuSkipReason,
-  startRouterAdvertiser,
 } from "../tests/lib/qemu.ts";
 
 const root = new URL("../host0-example", import.meta.url).pathname;
@@ -100,7 +99,7 @@ async function networkBoot(tmp: string): Promise<void> {
   console.log("  preparing a kernel and an Alpine-like initramfs (cached after the first run) ...");
   await installLabBootFiles(labState, await prepareBootAssets());
   await using lab = await createLab("demo", [{ name: "srv", address: `${srv}/24` }]);
-  await startRouterAdvertiser(lab);
+  // mesh alone on the segment: it sends the IPv6 router advertisements iPXE waits for itself.
   const daemon = startDaemon(lab, "srv", host0);
   try {
     const ready = await daemon.ready;
