@@ -32,13 +32,11 @@ export {
   addAddress,
   deleteAddress,
   type LinkAddress,
-  type LinkEvent,
-  LinkMonitor,
-  type LinkMonitorOptions,
   listAddresses,
   listLinks,
   NetlinkError,
 } from "./netlink_socket.ts";
+export { type LinkEvent, LinkMonitor, type LinkMonitorOptions } from "./link_monitor.ts";
 export type { LinkInfo } from "./netlink.ts";
 export {
   type DhcpDatagram,

@@ -27,26 +27,37 @@ export function parseProcArp(text: string): Map<number, { mac: string; device: s
   return out;
 }
 
-/** Cached reads of the neighbour table. */
+/**
+ * Cached reads of the neighbour table. An address missing from a snapshot
+ * older than `missAgeMs` reads the table again: a host that just resolved
+ * mesh (its first HTTP request) is in the kernel's table but not in a
+ * snapshot taken a moment before, which happens when nodes boot together.
+ */
 export class NeighbourTable {
   #table = new Map<number, { mac: string; device: string }>();
   #readAt = -Infinity;
   constructor(
     readonly maxAgeMs = 1000,
     readonly read: () => string = () => Deno.readTextFileSync("/proc/net/arp"),
+    readonly missAgeMs = 20,
   ) {}
+
+  #refresh(now: number): void {
+    try {
+      this.#table = parseProcArp(this.read());
+    } catch {
+      this.#table = new Map();
+    }
+    this.#readAt = now;
+  }
 
   /** The MAC the kernel resolved `ip` to, if any. */
   macOf(ip: number): string | undefined {
     const now = performance.now();
-    if (now - this.#readAt > this.maxAgeMs) {
-      try {
-        this.#table = parseProcArp(this.read());
-      } catch {
-        this.#table = new Map();
-      }
-      this.#readAt = now;
-    }
+    if (now - this.#readAt > this.maxAgeMs) this.#refresh(now);
+    const hit = this.#table.get(ip)?.mac;
+    if (hit !== undefined || now - this.#readAt <= this.missAgeMs) return hit;
+    this.#refresh(now);
     return this.#table.get(ip)?.mac;
   }
 }

@@ -19,8 +19,20 @@ Deno.test("parseProcArp: resolved entries only, MACs lower-case", () => {
 
 Deno.test("NeighbourTable: one read per max age", () => {
   let reads = 0;
-  const t = new NeighbourTable(60_000, () => (reads++, TEXT));
+  const t = new NeighbourTable(60_000, () => (reads++, TEXT), 60_000);
   assert.equal(t.macOf(parseIpv4("10.50.0.120")), "52:54:00:aa:00:01");
   assert.equal(t.macOf(parseIpv4("10.50.0.121")), undefined);
   assert.equal(reads, 1);
+});
+
+Deno.test("NeighbourTable: a miss reads again when the snapshot is older than missAgeMs", () => {
+  let text = TEXT;
+  let reads = 0;
+  const t = new NeighbourTable(60_000, () => (reads++, text), 0);
+  assert.equal(t.macOf(parseIpv4("10.50.0.130")), undefined);
+  text += "10.50.0.130      0x1         0x2         52:54:00:aa:00:30     *        eth0\n";
+  // A host that resolved us after the snapshot was taken is found.
+  while (t.macOf(parseIpv4("10.50.0.130")) === undefined) { /* until the clock moves */ }
+  assert.equal(t.macOf(parseIpv4("10.50.0.120")), "52:54:00:aa:00:01");
+  assert.ok(reads >= 2);
 });

@@ -28,18 +28,17 @@ import {
   RTNL,
 } from "./netlink.ts";
 import { PolledFd } from "./polled_fd.ts";
-import { Reactor, type Registration } from "./reactor.ts";
 
-const log = getLogger(["mesh", "net", "netlink"]);
+export const log = getLogger(["mesh", "net", "netlink"]);
 
 /** How long the kernel may take to answer one request (it answers in microseconds). */
 const REPLY_TIMEOUT_MS = 2000;
 /** A dump datagram is at most 32 KiB (netlink_dump); twice that leaves room. */
 const RECV_MAX = 64 * 1024;
 /** Notifications queue here while the loop is busy; overflow costs a full rescan. */
-const MONITOR_RCVBUF = 1 << 20;
+export const MONITOR_RCVBUF = 1 << 20;
 /** Datagrams a monitor reads per wake-up before the loop serves others. */
-const MONITOR_BURST = 64;
+export const MONITOR_BURST = 64;
 /** A dump interrupted by a change (NLM_F_DUMP_INTR) is retried this often. */
 const DUMP_TRIES = 3;
 const SOCKADDR_NL_LEN = 12;
@@ -68,7 +67,8 @@ function setOpt(fd: number, level: number, name: number, value: number): boolean
 }
 
 /** A NETLINK_ROUTE socket, bound to a kernel-chosen port id and `groups`. */
-class NetlinkSocket {
+/** @internal A NETLINK_ROUTE socket (link_monitor.ts subscribes one to groups). */
+export class NetlinkSocket {
   readonly #io: PolledFd;
   readonly #buf = new Uint8Array(RECV_MAX);
   readonly #from = new Uint8Array(SOCKADDR_NL_LEN);
@@ -216,7 +216,8 @@ async function dump(build: (seq: number) => Uint8Array<ArrayBuffer>, what: strin
 }
 
 /** Mb/s from sysfs; null when unreadable (a link that is down says EINVAL) or unknown. */
-function readSpeed(name: string): number | null {
+/** @internal */
+export function readSpeed(name: string): number | null {
   try {
     return parseSpeed(Deno.readTextFileSync(`/sys/class/net/${name}/speed`));
   } catch {
@@ -225,7 +226,8 @@ function readSpeed(name: string): number | null {
 }
 
 /** Decodes what a dump or notification carries; a malformed message is logged and skipped. */
-function decoded<T>(m: NlMessage, decode: (payload: Uint8Array) => T): T | null {
+/** @internal */
+export function decoded<T>(m: NlMessage, decode: (payload: Uint8Array) => T): T | null {
   try {
     return decode(m.payload);
   } catch (e) {
@@ -297,124 +299,4 @@ export async function deleteAddress(
   if (r.errno === 0) return "deleted";
   if (ABSENT.includes(r.errno)) return "absent";
   throw new NetlinkError("RTM_DELADDR", r.errno, r.detail);
-}
-
-/** A change the kernel announced. "overflow": notifications were lost, rescan. */
-export type LinkEvent =
-  | { readonly type: "link"; readonly link: LinkInfo; readonly removed: boolean }
-  | {
-    readonly type: "address";
-    readonly ifindex: number;
-    readonly ip: number;
-    readonly prefix: number;
-    readonly removed: boolean;
-  }
-  | { readonly type: "overflow" };
-
-function eventOf(m: NlMessage): LinkEvent | null {
-  if (m.type === RTNL.RTM_NEWLINK || m.type === RTNL.RTM_DELLINK) {
-    const l = decoded(m, decodeLink);
-    if (!l || l.family !== RTNL.AF_UNSPEC) return null;
-    const removed = m.type === RTNL.RTM_DELLINK;
-    return { type: "link", link: linkInfoOf(l, removed ? null : readSpeed(l.name)), removed };
-  }
-  if (m.type === RTNL.RTM_NEWADDR || m.type === RTNL.RTM_DELADDR) {
-    const a = decoded(m, decodeAddr);
-    const ip = a?.local ?? a?.address ?? null;
-    if (!a || a.family !== RTNL.AF_INET || ip === null) return null;
-    return {
-      type: "address",
-      ifindex: a.ifindex,
-      ip,
-      prefix: a.prefix,
-      removed: m.type === RTNL.RTM_DELADDR,
-    };
-  }
-  return null;
-}
-
-export interface LinkMonitorOptions {
-  /** Kernel receive buffer in bytes (default 1 MiB, capped by net.core.rmem_max). */
-  readonly rcvbuf?: number;
-}
-
-/**
- * Link and IPv4 address changes of the current network namespace, as they
- * happen (RTMGRP_LINK, RTMGRP_IPV4_IFADDR). The socket waits in the shared
- * reactor, so an idle monitor costs nothing; while it is open the reactor
- * (and so the process) keeps running.
- */
-export class LinkMonitor {
-  readonly #sock: NetlinkSocket;
-  readonly #reg: Registration;
-  readonly #onEvent: (ev: LinkEvent) => void;
-
-  constructor(onEvent: (ev: LinkEvent) => void, opts: LinkMonitorOptions = {}) {
-    this.#onEvent = onEvent;
-    const sock = NetlinkSocket.open(
-      RTNL.RTMGRP_LINK | RTNL.RTMGRP_IPV4_IFADDR,
-      opts.rcvbuf ?? MONITOR_RCVBUF,
-    );
-    this.#sock = sock;
-    try {
-      this.#reg = Reactor.shared().add({
-        get fd() {
-          return sock.fd;
-        },
-        close: () => sock.close(),
-      }, { ready: () => this.#drain(), timeout() {} });
-    } catch (e) {
-      sock.close();
-      throw e;
-    }
-  }
-
-  get closed(): boolean {
-    return this.#reg.closed;
-  }
-
-  #emit(ev: LinkEvent): void {
-    try {
-      this.#onEvent(ev);
-    } catch (e) {
-      // The caller's bug must not end the monitor.
-      log.error("link event handler failed", { error: String(e) });
-    }
-  }
-
-  #drain(): void {
-    // Level-triggered: what is left after a burst is reported on the next round.
-    for (let i = 0; i < MONITOR_BURST && !this.#reg.closed; i++) {
-      const got = this.#sock.tryRecv();
-      if (got === null) return;
-      if (got === "lost") {
-        this.#emit({ type: "overflow" });
-        continue;
-      }
-      let messages: NlMessage[];
-      try {
-        messages = parseMessages(got);
-      } catch (e) {
-        if (!(e instanceof DecodeError)) throw e;
-        // The rest of the datagram cannot be framed: what it said is lost.
-        log.warn("netlink datagram unreadable", { error: e.message });
-        this.#emit({ type: "overflow" });
-        continue;
-      }
-      for (const m of messages) {
-        if (this.#reg.closed) return; // the handler closed the monitor
-        const ev = eventOf(m);
-        if (ev) this.#emit(ev);
-      }
-    }
-  }
-
-  /** Stops listening and closes the socket. */
-  close(): void {
-    this.#reg.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
