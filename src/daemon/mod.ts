@@ -2,7 +2,8 @@
  * @module
  * The daemon: composition root of `mesh serve`.
  */
-export { bootPaths, type DaemonInfo, type DaemonOptions, publicBase, runDaemon } from "./daemon.ts";
+export { type DaemonInfo, type DaemonOptions, runDaemon } from "./daemon.ts";
+export { bootPaths, publicBase } from "./service_config.ts";
 export { installIpxeBinaries, wantedBinaries } from "./boot_assets.ts";
 export { SwappableCatalog } from "./catalog.ts";
 export { SqliteLeaseLookup } from "./lease_lookup.ts";
