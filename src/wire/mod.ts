@@ -7,3 +7,4 @@
 export * from "./addr.ts";
 export * from "./bytes.ts";
 export { finishChecksum, internetChecksum, onesSum } from "./checksum.ts";
+export * from "./ipv6.ts";
