@@ -18,6 +18,7 @@ import { dhcpLeases, nodeInfo, nodeList } from "./node_cmds.ts";
 import { nodeForget } from "./node_forget.ts";
 import { netRescan, systemReload } from "./control_client.ts";
 import { events } from "./events_cmd.ts";
+import { labCommand } from "./lab_cmd.ts";
 import { nodeCtl } from "./node_ctl.ts";
 import { serveCommand } from "./serve_cmd.ts";
 import { systemStatus } from "./status_cmd.ts";
@@ -175,6 +176,17 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
     leases as unknown as Command,
     (g) => dhcpLeases(g, Boolean((leases.opts() as { all?: boolean }).all)),
   );
+
+  const lab = program.command("lab").description(
+    "a whole virtual cluster on this machine: two switches (one with dnsmasq), mesh serve in auto, N nodes booting (root)",
+  )
+    .option("--nodes <n>", "nodes to boot (default 6; 2 with --qemu)", wholeNumber(1))
+    .option("--qemu", "boot QEMU VMs (SeaBIOS and OVMF) instead of lightweight nodes")
+    .option("--keep", "leave the lab up at the end and print how to reach and remove it")
+    .option("--timeout <s>", "seconds for every node to come online (default 120)", wholeNumber(1))
+    .option("--parallel <n>", "nodes booting at once (default 12)", wholeNumber(1))
+    .option("--clean <id>", "remove a lab left up by --keep (its id, mlab<pid>x0)");
+  on(lab as unknown as Command, () => labCommand(lab.opts()));
 
   const completions = program.command("completions").description("print a shell completion script")
     .argument("<shell>", "bash, zsh or fish");
