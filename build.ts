@@ -66,7 +66,17 @@ async function compile(): Promise<void> {
       Deno.exit(3);
     }
   }
-  const r = await deno(["compile", ...COMPILE_PERMISSIONS, "-o", `${DIST}mesh`, ENTRY]);
+  // The QEMU kit's guest /init and udhcpc script (`mesh lab --qemu` builds its initramfs from them).
+  const labAssets = new URL("./src/lab/assets/", import.meta.url).pathname;
+  const r = await deno([
+    "compile",
+    ...COMPILE_PERMISSIONS,
+    "--include",
+    labAssets,
+    "-o",
+    `${DIST}mesh`,
+    ENTRY,
+  ]);
   if (r.code === 0) {
     const size = (await Deno.stat(`${DIST}mesh`)).size;
     console.log(`build: wrote ${DIST}mesh (${(size / 1048576).toFixed(1)} MiB single binary)`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the QEMU e2e boot assets (Debian kernel + busybox initramfs with
-# tests/e2e/assets/init) into /var/cache/mesh-e2e, or finds them there, and
+# src/lab/assets/init) into /var/cache/mesh-e2e, or finds them there, and
 # prints their paths as shell assignments. CI can run it once to warm the cache;
 # the tests call the same prepareBootAssets() themselves. Needs root, apt-get,
 # dpkg-deb, cpio, gzip (see tests/lib/qemu.ts).

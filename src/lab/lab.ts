@@ -4,11 +4,16 @@
  * central node with two ports on switch A (no DHCP server there) and one on
  * switch B (where dnsmasq already hands out addresses), `mesh serve` in auto
  * mode on a copy of host0-example, and N nodes booting through it, split over
- * both switches. Everything is torn down on exit, on error and on
+ * both switches: lightweight ones (real DHCP/TFTP/HTTP clients in
+ * namespaces), or with `--qemu` real VMs (SeaBIOS + iPXE and OVMF with its
+ * own PXE, alternating) booting the QEMU kit's kernel and initramfs. Everything is torn down on exit, on error and on
  * SIGINT/SIGTERM, unless `--keep`.
  */
 import { bootLightNode, type NodeState, UDHCPC_SCRIPT } from "./light_node.ts";
 import { LabNet, removeLab } from "./netns.ts";
+import { prepareBootAssets } from "./qemu_assets.ts";
+import { bootQemuNode, type QemuNodeSpec } from "./qemu_node.ts";
+import { qemuSkipReason } from "./qemu_vm.ts";
 import { type LabSegment, LiveView, summaryText, topologyText, write } from "./view.ts";
 
 export interface LabOptions {
@@ -78,7 +83,7 @@ async function copyTree(from: string, to: string): Promise<void> {
 }
 
 /** /host0 for the lab: host0-example (or a minimal one in the compiled binary), all ports auto. */
-async function writeHost0(dir: string, state: string): Promise<void> {
+async function writeHost0(dir: string, state: string, qemu: boolean): Promise<void> {
   const host0 = `${dir}/host0`;
   try {
     await copyTree(EXAMPLE, host0);
@@ -93,8 +98,21 @@ async function writeHost0(dir: string, state: string): Promise<void> {
   }
   await Deno.writeTextFile(
     `${host0}/mesh.yaml`,
-    `# written by mesh lab: no per-interface settings, every port is auto\nstate_dir: ${state}\nsubnet_pool:\n  - ${POOL}\n`,
+    `# written by mesh lab: no per-interface settings, every port is auto\nstate_dir: ${state}\nsubnet_pool:\n  - ${POOL}\n` +
+      // The VMs boot the QEMU kit's kernel and initramfs (copied below). No
+      // mesh.e2e.online= on the command line: mesh's address on the proxy
+      // segment is leased, and a VM is online when its console says overlay=ok.
+      (qemu
+        ? `boot:\n  kernel: boot/vmlinuz\n  initramfs: boot/initrd.gz\n  modloop: boot/modloop-none\n  cmdline: console=ttyS0\n`
+        : ""),
   );
+  if (qemu) {
+    const assets = await prepareBootAssets();
+    await Deno.mkdir(`${state}/boot`, { recursive: true });
+    await Deno.copyFile(assets.kernel, `${state}/boot/vmlinuz`);
+    await Deno.copyFile(assets.initrd, `${state}/boot/initrd.gz`);
+    return;
+  }
   // Lightweight nodes only download these: small stand-ins where the boot script points.
   // (/alpine/ is the mirror directory, <state>/mirror by default.)
   const netboot = `${state}/mirror/latest-stable/releases/x86_64/netboot`;
@@ -159,6 +177,10 @@ async function startDnsmasq(lab: LabNet): Promise<void> {
   }
 }
 
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, "0");
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -217,8 +239,9 @@ export async function runLab(o: LabOptions): Promise<number> {
     write(`mesh: ${why}\n`);
     return 1;
   }
-  if (o.qemu) {
-    write("mesh: --qemu is not built yet; run mesh lab without it for lightweight nodes\n");
+  const noQemu = o.qemu ? qemuSkipReason() : null;
+  if (noQemu !== null) {
+    write(`mesh: --qemu: ${noQemu}; run mesh lab without it for lightweight nodes\n`);
     return 2;
   }
   const started = Date.now();
@@ -246,17 +269,21 @@ export async function runLab(o: LabOptions): Promise<number> {
     creating = LabNet.create(["swa", "swb"], [
       { name: "c", ports: CENTRAL_PORTS },
       { name: "d", ports: [{ name: "eth0", switch: "swb", address: `${DNSMASQ_NET}.1/24` }] },
-      ...names.map((name, i) => ({ name, ports: [{ name: "eth0", switch: switchOfNode(i) }] })),
+      // QEMU nodes are taps on the switches (made as they boot), not namespaces.
+      ...(o.qemu ? [] : names.map((name, i) => ({
+        name,
+        ports: [{ name: "eth0", switch: switchOfNode(i) }],
+      }))),
     ]);
     lab = await creating;
     write(
       `mesh lab ${lab.id}: switch A (swa) with no DHCP server, switch B (swb) with dnsmasq ` +
         `(${DNSMASQ_NET}.0/24); central node ports eth0, eth1 on A and eth2 on B; ` +
-        `${o.nodes} nodes; files in ${lab.dir}\n`,
+        `${o.nodes} ${o.qemu ? "QEMU " : ""}nodes; files in ${lab.dir}\n`,
     );
     await startDnsmasq(lab);
     const state = `${lab.dir}/state`;
-    await writeHost0(lab.dir, state);
+    await writeHost0(lab.dir, state, o.qemu);
     const script = `${lab.dir}/udhcpc.sh`;
     await Deno.writeTextFile(script, UDHCPC_SCRIPT, { mode: 0o755 });
     await Deno.chmod(script, 0o755);
@@ -292,13 +319,37 @@ export async function runLab(o: LabOptions): Promise<number> {
     }));
     const bootStart = Date.now();
     const view = new LiveView(nodes, bootStart);
-    write(`booting ${o.nodes} lightweight nodes (real udhcpc, tftp and curl in namespaces):\n`);
+    const vm = (i: number): QemuNodeSpec => ({
+      // (MAC and UUID end in the node number)
+      // n1 BIOS on A, n2 UEFI on B, n3 UEFI on A, n4 BIOS on B, ...
+      firmware: Math.floor(i / 2) % 2 === (i % 2) ? "bios" : "uefi",
+      mac: `52:54:00:7a:${hex2((i + 1) >> 8)}:${hex2((i + 1) & 0xff)}`,
+      uuid: `6d657368-6c61-4000-8000-5254007a${hex2((i + 1) >> 8)}${hex2((i + 1) & 0xff)}`,
+      bridge: switchOfNode(i),
+    });
+    write(
+      o.qemu
+        ? `booting ${o.nodes} QEMU VMs (${
+          names.map((n, i) => `${n} ${vm(i).firmware === "bios" ? "SeaBIOS" : "OVMF"}`).join(", ")
+        }; serial consoles in ${lab.dir}/<node>.serial):\n`
+        : `booting ${o.nodes} lightweight nodes (real udhcpc, tftp and curl in namespaces):\n`,
+    );
     const tty = Deno.stdout.isTerminal();
     const redraw = setInterval(() => view.update(), 250);
     const queue = [...nodes.keys()];
     const worker = async () => {
       for (let i = queue.shift(); i !== undefined && !interrupted; i = queue.shift()) {
         const n = nodes[i]!;
+        if (o.qemu) {
+          await bootQemuNode(n, vm(i), {
+            lab: lab!,
+            timeoutMs: Math.max(1000, deadline - Date.now()),
+            changed: () => {
+              if (!tty) view.update();
+            },
+          });
+          continue;
+        }
         await bootLightNode(n, {
           lab: lab!,
           script,

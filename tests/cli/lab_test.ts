@@ -2,10 +2,14 @@
  * `mesh lab` from this checkout, as root: two segments (proxy beside dnsmasq,
  * server with a subnet from subnet_pool), every node online, exit 0; and
  * nothing left behind (namespaces, processes, temp directories) after a
- * normal run, a second run, and a run interrupted with SIGINT halfway.
+ * normal run, a second run, and a run interrupted with SIGINT halfway; and
+ * `mesh lab --qemu --nodes 2`: a SeaBIOS VM on switch A (mesh's DHCP server)
+ * and an OVMF VM with its own PXE on switch B (mesh's proxy beside dnsmasq)
+ * boot to their overlays, twice, nothing left behind.
  */
 import assert from "node:assert/strict";
 import { labSkipReason } from "../lib/netns.ts";
+import { qemuSkipReason } from "../lib/qemu.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const skip = labSkipReason(["dnsmasq", "udhcpc", "tftp", "curl"]);
@@ -69,6 +73,41 @@ Deno.test({
       assert.equal(r.code, 0, `round ${round}:\n${r.stdout}\n${r.stderr}`);
       assertTopology(r.stdout);
       assert.match(r.stdout, /summary: 4\/4 nodes online/);
+      await assertGone(r.stdout);
+    }
+  },
+});
+
+const qemuSkip = skip ?? qemuSkipReason();
+if (qemuSkip !== null) console.log(`mesh lab --qemu tests skipped: ${qemuSkip}`);
+
+Deno.test({
+  name: "mesh lab --qemu --nodes 2: a SeaBIOS VM on A and an OVMF VM on B online, twice",
+  ignore: qemuSkip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    for (const round of [1, 2]) {
+      const r = await runLab(["--qemu", "--nodes", "2"]);
+      assert.equal(r.code, 0, `round ${round}:\n${r.stdout}\n${r.stderr}`);
+      assertTopology(r.stdout);
+      assert.match(r.stdout, /booting 2 QEMU VMs \(n1 SeaBIOS, n2 OVMF;/);
+      assert.match(r.stdout, /summary: 2\/2 nodes online/);
+      // n1 on switch A gets its address from mesh's pool, n2 on B from dnsmasq.
+      assert.match(
+        r.stdout,
+        /^ +[\d.]+s n1 +sw A +52:54:00:7a:00:01 +10\.123\.\S+ +[0-9a-f]{8} +online/m,
+      );
+      assert.match(
+        r.stdout,
+        /^ +[\d.]+s n2 +sw B +52:54:00:7a:00:02 +172\.31\.250\.\S+ +[0-9a-f]{8} +online/m,
+      );
+      const summary = /^summary: .*$/m.exec(r.stdout)?.[0];
+      console.log(
+        `mesh lab --qemu --nodes 2, round ${round}: process ${
+          (r.ms / 1000).toFixed(1)
+        } s; ${summary}`,
+      );
       await assertGone(r.stdout);
     }
   },

@@ -20,7 +20,7 @@ import {
   startRouterAdvertiser,
 } from "./qemu.ts";
 
-const INIT = new URL("../e2e/assets/init", import.meta.url).pathname;
+const INIT = new URL("../../src/lab/assets/init", import.meta.url).pathname;
 
 /** Runs the init's node id rule under busybox sh against fake sysfs files. */
 async function initNodeId(uuid: string | null, mac: string): Promise<string> {
