@@ -165,7 +165,7 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
     "broadcast DHCPDISCOVERs on IFACE and list the DHCP servers that offer (no lease is taken)",
   )
     .argument("<iface>", "the interface to probe")
-    .option("--span-ms <ms>", "how long to listen (default 4000)", wholeNumber(0))
+    .option("--span-ms <ms>", "how long to listen (default 6000)", wholeNumber(0))
     .option("--attempts <n>", "DISCOVERs sent over the span (default 3)", wholeNumber(1));
   on(probe as unknown as Command, (g) => netDhcpProbe(g, probe.args[0]!, probe.opts()));
 

@@ -57,13 +57,15 @@ export const DEFAULTS = {
     idleTimeoutMs: 10_000,
   },
   // The ARP scan: 8 ports in about 1 s; a segment away for a week loses its subnet.
-  // The DHCP probe listens 4 s: dnsmasq pings an address for 3 s before its first offer.
+  // The DHCP probe listens 6 s: dnsmasq pings an address for 3 s before its
+  // first offer, and a loaded machine must not make the probe miss that offer
+  // (a server missed is a network mesh would hand addresses out on).
   scan: {
     probes: 3,
     intervalMs: 30,
     settleMs: 250,
     subnetHoldHours: 168,
-    dhcpProbeMs: 4000,
+    dhcpProbeMs: 6000,
     reprobeMinutes: 10,
   },
   boot: {

@@ -33,7 +33,7 @@ Deno.test("mesh.yaml absent: every default applies", () => {
     intervalMs: 30,
     settleMs: 250,
     subnetHoldMs: 168 * 3_600_000,
-    dhcpProbeMs: 4000,
+    dhcpProbeMs: 6000,
     reprobeMs: 600_000,
   });
   assert.deepEqual(s.tftp, {

@@ -46,7 +46,7 @@ export const PROBE_DEFAULTS = {
    * at once (dnsmasq remembers the ping for 30 s, and the probe MAC, hence
    * the address, is the same).
    */
-  spanMs: 4000,
+  spanMs: 6000,
   /** Offers kept; more are counted (a flood of forged offers echoing our xid). */
   maxOffers: 256,
 } as const;
@@ -55,7 +55,7 @@ export interface ProbeOptions {
   readonly ifname: string;
   /** DISCOVERs sent, at 0, span/attempts, 2·span/attempts, … (default 3). */
   readonly attempts?: number;
-  /** How long the probe listens in total, in ms (default 4000). */
+  /** How long the probe listens in total, in ms (default 6000). */
   readonly spanMs?: number;
   /** Offers from these MACs are mesh's own server on the segment: skipped, counted. */
   readonly ownMacs?: readonly string[];
