@@ -75,7 +75,11 @@ Deno.test({
     await using lab = await buildLab();
     const dir = await Deno.makeTempDir({ prefix: "mesh-scan-hostile-" });
     try {
-      await Deno.writeTextFile(`${dir}/mesh.yaml`, "subnet_pool:\n  - 10.77.0.0/16\n");
+      // The ARP scan is under test: no DHCP probe (it would outlast the bounded flood).
+      await Deno.writeTextFile(
+        `${dir}/mesh.yaml`,
+        "subnet_pool:\n  - 10.77.0.0/16\nscan:\n  dhcp_probe_ms: 0\n",
+      );
       const macs: string[] = [];
       for (const p of PORTS) {
         const r = await lab.exec("c", ["cat", `/sys/class/net/${p}/address`]);
