@@ -74,6 +74,11 @@ export function dhcpFamilies(snaps: readonly DhcpSnapshot[]): MetricFamily[] {
         ["error", d.errors],
       ].map(([why, value]) => ({ labels: { ...l, why: String(why) }, value: Number(value) })),
     );
+    c(
+      "mesh_dhcp_send_retries_total",
+      "Replies sent again because the kernel's queue was full (a reply lost after them is a send_failure drop).",
+      [{ labels: l, value: s.sendRetries }],
+    );
     c("mesh_dhcp_lease_commits_total", "Lease changes committed to the database.", [{
       labels: l,
       value: s.commits,

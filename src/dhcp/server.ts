@@ -199,6 +199,7 @@ export function startDhcpServer(opts: DhcpServerOptions): DhcpServerHandle {
       if (!s.group.empty) s.group.flush();
       s.reg.close();
     }
+    shell.cancelRetries();
     for (const l of links) closeLink(l);
     finish();
   }

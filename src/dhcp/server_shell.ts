@@ -62,6 +62,15 @@ const BROADCAST_TARGET: SendTarget = { kind: "broadcast", port: DHCP_CLIENT_PORT
 const NO_COPY = { copy: false } as const;
 /** At most one "send failed" line per this long, with the count since the last. */
 const SEND_LOG_EVERY_MS = 10_000;
+/**
+ * Delays before a reply the kernel refused for a full queue is tried again.
+ * The transport already retried at once; a queue filled by bulk downloads
+ * drains at link rate within milliseconds, while a lost reply costs the
+ * client a retransmission 2-4 s later.
+ */
+const LATER_RETRY_MS = [2, 10, 50, 250] as const;
+/** Replies waiting for a later retry at most (each holds a copy of its payload). */
+const MAX_LATER = 1024;
 
 /** Maps the responder's RFC 2131 §4.1 destination onto the transport's send target. */
 export function sendTarget(req: DhcpPacket, dest: Destination): SendTarget {
@@ -130,26 +139,84 @@ export class ServerShell {
     }
   }
 
-  /** Encodes and sends one reply, then tells the hook. */
+  /**
+   * Encodes and sends one reply, then tells the hook. A reply the kernel
+   * refused because its queue was full is tried again a few times over the
+   * next quarter second (false here; the hook hears the final outcome).
+   */
   send(link: Link, o: Outgoing): boolean {
     let ok = false;
     try {
       // Encoded into the link's scratch: the transport hands it to the kernel before returning.
       const payload = encodePacket(o.d.packet, link.scratch);
-      const retriesBefore = link.transport.stats.sendRetries;
-      ok = link.transport.send(payload, sendTarget(o.req, o.d.destination));
-      this.stats.sendRetries += link.transport.stats.sendRetries - retriesBefore;
-      if (ok) countReply(this.stats, o.d.packet.options.get(Opt.MessageType)?.[0]);
-      else {
-        this.stats.dropped.sendFailures++;
-        this.#logSendFailure(link, link.transport.lastSendErrno);
+      const target = sendTarget(o.req, o.d.destination);
+      ok = this.#sendNow(link, payload, target);
+      if (!ok && link.transport.queueFull && this.#later < MAX_LATER) {
+        this.#later++;
+        this.#retryLater(link, o, payload.slice(), target, 0);
+        return false;
       }
+      this.#sent(link, o, ok);
     } catch (e) {
       this.stats.dropped.errors++;
       log.warn("send failed", { error: errText(e) });
+      this.notify(o.req, o.d, false, o.ctx);
+    }
+    return ok;
+  }
+
+  /** Replies now waiting for a later retry. */
+  get waitingRetry(): number {
+    return this.#later;
+  }
+
+  /** At stop: the replies still waiting are dropped (their links are closing). */
+  cancelRetries(): void {
+    for (const t of this.#laterTimers) clearTimeout(t);
+    this.#laterTimers.clear();
+    this.#later = 0;
+  }
+
+  #later = 0;
+  readonly #laterTimers = new Set<ReturnType<typeof setTimeout>>();
+
+  #sendNow(link: Link, payload: Uint8Array, target: SendTarget): boolean {
+    const retriesBefore = link.transport.stats.sendRetries;
+    const ok = link.transport.send(payload, target);
+    this.stats.sendRetries += link.transport.stats.sendRetries - retriesBefore;
+    return ok;
+  }
+
+  #retryLater(link: Link, o: Outgoing, payload: Uint8Array, target: SendTarget, i: number): void {
+    const timer = setTimeout(() => {
+      this.#laterTimers.delete(timer);
+      let ok = false;
+      try {
+        this.stats.sendRetries++;
+        ok = this.#sendNow(link, payload, target);
+      } catch (e) {
+        // the link went away meanwhile
+        this.stats.dropped.errors++;
+        log.warn("send failed", { error: errText(e) });
+      }
+      if (!ok && link.transport.queueFull && i + 1 < LATER_RETRY_MS.length) {
+        this.#retryLater(link, o, payload, target, i + 1);
+        return;
+      }
+      this.#later--;
+      this.#sent(link, o, ok);
+    }, LATER_RETRY_MS[i]);
+    this.#laterTimers.add(timer);
+  }
+
+  /** Counts the outcome, logs a refusal, tells the hook. */
+  #sent(link: Link, o: Outgoing, ok: boolean): void {
+    if (ok) countReply(this.stats, o.d.packet.options.get(Opt.MessageType)?.[0]);
+    else {
+      this.stats.dropped.sendFailures++;
+      this.#logSendFailure(link, link.transport.lastSendErrno);
     }
     this.notify(o.req, o.d, ok, o.ctx);
-    return ok;
   }
 
   /** One line per interface per SEND_LOG_EVERY_MS at most, with how many were held back. */

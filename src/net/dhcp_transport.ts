@@ -103,6 +103,11 @@ export class DhcpTransport {
     this.ifname = opts.ifname;
   }
 
+  /** The last send was refused because the kernel's queue was full (worth trying later). */
+  get queueFull(): boolean {
+    return this.lastSendErrno === C.EAGAIN || this.lastSendErrno === C.ENOBUFS;
+  }
+
   static open(opts: DhcpTransportOptions): DhcpTransport {
     const port = opts.port ?? 67;
     const mac = macToBytes(interfaceMac(opts.ifname));
