@@ -24,3 +24,4 @@ export {
   qemuSkipReason,
   type VmLab,
 } from "./qemu_vm.ts";
+export { processAlive, removeNamespace, run as runCommand } from "./netns.ts";

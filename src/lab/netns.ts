@@ -34,19 +34,29 @@ export const DIR_PREFIX = "mesh-lab-";
 /** A file in a lab's directory that marks it as kept (`--keep`): never swept. */
 export const KEEP_MARK = "KEPT";
 
-/** Runs a command and collects its output; killed after `timeoutMs`. */
+/** Runs a command (with `stdin` as its input) and collects its output; killed after `timeoutMs`. */
 export async function run(
   cmd: readonly string[],
-  opts: { timeoutMs?: number; env?: Record<string, string>; pids?: Set<number> } = {},
+  opts: {
+    timeoutMs?: number;
+    env?: Record<string, string>;
+    pids?: Set<number>;
+    stdin?: string;
+  } = {},
 ): Promise<ExecResult> {
   const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1) as string[],
-    stdin: "null",
+    stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
     ...(opts.env ? { env: opts.env } : {}),
   }).spawn();
   opts.pids?.add(child.pid);
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
@@ -67,7 +77,7 @@ async function must(cmd: readonly string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`${cmd.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     Deno.statSync(`/proc/${pid}`);
     return true;
@@ -77,7 +87,7 @@ function processAlive(pid: number): boolean {
 }
 
 /** Kills what runs in namespace `n` (by PID), then deletes it. */
-async function removeNamespace(n: string): Promise<void> {
+export async function removeNamespace(n: string): Promise<void> {
   const pids = await run(["ip", "netns", "pids", n]);
   for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
     try {

@@ -5,6 +5,7 @@
  * touches the host's own interfaces. Processes started through a lab are
  * killed by PID, and `cleanup` also kills whatever is left in its namespaces.
  */
+import { processAlive, removeNamespace, runCommand } from "../../src/lab/mod.ts";
 
 export interface ExecResult {
   readonly code: number;
@@ -71,33 +72,12 @@ export function labSkipReason(commands: readonly string[] = []): string | null {
   return null;
 }
 
-export async function run(
+/** Runs a command and collects its output (killed after `timeoutMs`, 120 s by default). */
+export function run(
   cmd: readonly string[],
   opts: { stdin?: string; timeoutMs?: number } = {},
 ): Promise<ExecResult> {
-  const child = new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1) as string[],
-    stdin: opts.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-  }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, opts.timeoutMs ?? 120_000);
-  try {
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
+  return runCommand(cmd, { timeoutMs: 120_000, ...opts });
 }
 
 async function must(cmd: readonly string[]): Promise<void> {
@@ -113,17 +93,6 @@ let counter = 0;
  */
 const LAB_NAME = /^[a-z][a-z0-9]*?[a-z](\d+)x\d+-[a-z0-9-]+$/;
 
-/** Kills what runs in namespace `n`, then deletes it. */
-async function removeNamespace(n: string): Promise<void> {
-  const pids = await run(["ip", "netns", "pids", n]);
-  for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
-    try {
-      Deno.kill(Number(pid), "SIGKILL");
-    } catch { /* gone */ }
-  }
-  await run(["ip", "netns", "del", n]);
-}
-
 /**
  * Removes the labs of processes that no longer run. A test process killed
  * from outside (a timeout, SIGKILL) never reaches its `cleanup`; the next
@@ -136,15 +105,6 @@ export async function sweepStaleLabs(): Promise<void> {
     const pid = Number(LAB_NAME.exec(name)?.[1] ?? NaN);
     if (!Number.isInteger(pid) || pid === Deno.pid || processAlive(pid)) continue;
     await removeNamespace(name);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
   }
 }
 
