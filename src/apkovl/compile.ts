@@ -12,6 +12,8 @@ import { createHash } from "node:crypto";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import type { Host0, Machine } from "../config/mod.ts";
 import { openWithin, readOpened } from "../files/mod.ts";
+import { meshOverlay } from "../meshnet/mod.ts";
+import { formatIpv4 } from "../wire/mod.ts";
 import { buildOverlay, type NodeAccess } from "./overlay.ts";
 import { writeTarGz } from "./tar.ts";
 
@@ -137,6 +139,21 @@ async function nodeAccess(host0: Host0, machine: Machine): Promise<NodeAccess | 
 }
 
 /**
+ * The central node's IPv4 address as the mesh confs of the overlays name it:
+ * http.public_host when that is an IPv4 address, else the one address pinned
+ * in mesh.yaml's interfaces. "" when neither says (several segments, or
+ * addresses found at run time): the node then takes the host its overlay
+ * came from (apkovl= on its kernel command line).
+ */
+function centralIpv4(host0: Host0): string {
+  const publicHost = host0.settings.http.publicHost ?? "";
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(publicHost)) return publicHost;
+  const pinned = Object.values(host0.settings.interfaces)
+    .filter((i) => i.mode !== "off" && i.address !== undefined);
+  return pinned.length === 1 ? formatIpv4(pinned[0]!.address!.ip) : "";
+}
+
+/**
  * Builds and publishes the overlays of every non-SKIP machine. Throws
  * ConfigError (with every issue) before touching outDir when any overlay
  * cannot be built.
@@ -149,9 +166,12 @@ export async function compileOverlays(host0: Host0, opts: CompileOptions): Promi
   if (issues.length > 0) throw new ConfigError(issues);
 
   const built: { machine: Machine; data: Uint8Array; files: number; sha256: string }[] = [];
+  const central = centralIpv4(host0);
   for (const machine of machines) {
     const access = await nodeAccess(host0, machine);
-    const overlay = buildOverlay(machine, host0.groups, sources, access);
+    // its cluster networks: a conf per mesh, the script, its service, iproute2
+    const meshes = meshOverlay(host0.networks, host0.machines, machine, central) ?? undefined;
+    const overlay = buildOverlay(machine, host0.groups, sources, access, meshes);
     if (overlay.issues.length > 0) {
       issues.push(...overlay.issues);
       continue;

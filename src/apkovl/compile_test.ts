@@ -89,12 +89,29 @@ Deno.test("compileOverlays: host0-example compiles into overlays GNU tar unpacks
     assert.deepEqual([...plain.keys()], [
       "etc/",
       "etc/.default_boot_services",
+      "etc/apk/",
+      "etc/apk/world",
       "etc/hostname",
+      "etc/init.d/",
+      "etc/init.d/mesh-net",
       "etc/mesh/",
       "etc/mesh/genid.sh",
+      "etc/mesh/meshnet.sh",
+      "etc/mesh/network/",
+      "etc/mesh/network/default.conf",
+      "etc/mesh/network/manage.conf",
       "etc/mesh/node-id",
+      "etc/runlevels/",
+      "etc/runlevels/default/",
+      "etc/runlevels/default/mesh-net",
     ]);
     assert.equal(plain.get("etc/mesh/genid.sh"), "-rwxr-xr-x 0/0");
+    // its meshes (src/meshnet): the service link alone keeps Alpine's default services
+    assert.equal(plain.get("etc/mesh/meshnet.sh"), "-rwxr-xr-x 0/0");
+    assert.equal(
+      plain.get("etc/runlevels/default/mesh-net"),
+      "lrwxrwxrwx 0/0 -> /etc/init.d/mesh-net",
+    );
 
     // Unpack as a node's initramfs would and check contents on disk.
     const root = `${tmp}/root`;
@@ -108,7 +125,7 @@ Deno.test("compileOverlays: host0-example compiles into overlays GNU tar unpacks
     );
     assert.equal(
       await Deno.readTextFile(`${root}/etc/apk/world`),
-      "alpine-base\nchrony\ne2fsprogs\nmdadm\nopenssh\ntzdata\n",
+      "alpine-base\nchrony\ne2fsprogs\niproute2\nmdadm\nopenssh\ntzdata\n",
     );
     assert.equal(
       await Deno.readLink(`${root}/etc/runlevels/sysinit/modloop`),
@@ -130,7 +147,14 @@ Deno.test("compileOverlays: host0-example compiles into overlays GNU tar unpacks
       (await Deno.stat(`${defaultRoot}/etc/local.d/mesh-hello.start`)).mode! & 0o777,
       0o755,
     );
-    assert.equal(await Deno.readTextFile(`${defaultRoot}/etc/apk/world`), "alpine-base\n");
+    assert.equal(
+      await Deno.readTextFile(`${defaultRoot}/etc/apk/world`),
+      "alpine-base\niproute2\n",
+    );
+    // host0-example pins eth0's address: that is the central node in every conf
+    const manage = await Deno.readTextFile(`${defaultRoot}/etc/mesh/network/manage.conf`);
+    assert.match(manage, /^central=10\.11\.0\.1$/m);
+    assert.match(manage, /^address=$/m); // the default overlay: each node computes its own
 
     // A second run gives identical bytes; a machine removed from /host0 is pruned.
     await compileOverlays(await loadHost0(host0Dir), { outDir });

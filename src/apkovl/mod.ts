@@ -14,7 +14,13 @@ export {
   writeTar,
   writeTarGz,
 } from "./tar.ts";
-export { buildOverlay, type BuiltOverlay, type NodeAccess, type SourceFiles } from "./overlay.ts";
+export {
+  buildOverlay,
+  type BuiltOverlay,
+  type GeneratedParts,
+  type NodeAccess,
+  type SourceFiles,
+} from "./overlay.ts";
 export {
   type CompileOptions,
   compileOverlays,

@@ -11,6 +11,7 @@
  * wrote there. etc/.default_boot_services is added unless the tree carries its
  * own etc/runlevels/. With a NodeAccess, root gets the central node's SSH key
  * and sshd runs (openssh in the world file, etc/runlevels/default/sshd).
+ * GeneratedParts (the node's meshes) add files, packages and service links.
  */
 import { concatBytes } from "../wire/mod.ts";
 import type { ConfigIssue } from "../errors.ts";
@@ -170,6 +171,30 @@ function addAccess(tree: Tree, access: NodeAccess): void {
   }
 }
 
+/**
+ * Files, packages and symlinks mesh adds for a machine beyond its manifests
+ * (its cluster networks: src/meshnet). A path a manifest wrote is left to
+ * the manifest.
+ */
+export interface GeneratedParts {
+  readonly files: readonly {
+    readonly path: string;
+    readonly text: string;
+    readonly mode: number;
+  }[];
+  readonly packages: readonly string[];
+  /** [link path, target]. */
+  readonly links: readonly (readonly [string, string])[];
+}
+
+function addLink(tree: Tree, link: string, target: string): void {
+  if (tree.nodes.has(link) || !tree.parents(link, null)) return;
+  tree.nodes.set(link, {
+    entry: { path: link, type: EntryType.Symlink, ...ROOT_DIR, mode: 0o777, linkname: target },
+    origin: null,
+  });
+}
+
 /** Result of building one overlay: sorted entries, or issues. */
 export interface BuiltOverlay {
   readonly entries: TarEntry[];
@@ -185,6 +210,7 @@ export function buildOverlay(
   groups: ReadonlyMap<string, Group>,
   sources: SourceFiles,
   access?: NodeAccess,
+  generated?: GeneratedParts,
 ): BuiltOverlay {
   const tree = new Tree();
   const packages: string[] = [];
@@ -201,6 +227,7 @@ export function buildOverlay(
   packages.push(...machine.packages);
   // sshd for `mesh node ctl` (openssh: its init script makes the host keys on first start)
   if (access) packages.push("openssh");
+  if (generated) packages.push(...generated.packages);
 
   const world = tree.nodes.get("etc/apk/world");
   if (world && world.entry.type !== EntryType.File) {
@@ -236,6 +263,8 @@ export function buildOverlay(
   // Alpine from adding its default boot services.
   const ownRunlevels = tree.nodes.has("etc/runlevels");
   if (access) addAccess(tree, access);
+  for (const f of generated?.files ?? []) addGenerated(tree, f.path, f.text, f.mode);
+  for (const [link, target] of generated?.links ?? []) addLink(tree, link, target);
   if (!ownRunlevels) {
     const existing = tree.nodes.get("etc/.default_boot_services");
     if (!existing && tree.parents("etc/.default_boot_services", null)) {

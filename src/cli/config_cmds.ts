@@ -20,6 +20,7 @@ export async function configCheck(opts: GlobalOptions): Promise<number> {
     skipped: host0.machines.length - active.length,
     groups: host0.groups.size,
     networks: host0.networks.length,
+    workloads: host0.workloads.length,
     packages: host0.packages.length,
   };
   emit(
@@ -27,7 +28,7 @@ export async function configCheck(opts: GlobalOptions): Promise<number> {
     data,
     () =>
       `${host0.root}: ok — ${data.machines} machines (${data.skipped} skipped), ${data.groups} groups, ` +
-      `${data.networks} networks, ${data.packages} mirror packages\n`,
+      `${data.networks} networks, ${data.workloads} workloads, ${data.packages} mirror packages\n`,
   );
   return 0;
 }

@@ -22,6 +22,7 @@ import { labCommand } from "./lab_cmd.ts";
 import { nodeCtl } from "./node_ctl.ts";
 import { serveCommand } from "./serve_cmd.ts";
 import { systemStatus } from "./status_cmd.ts";
+import { workloadList, workloadStart, workloadStatus, workloadStop } from "./workload_cmds.ts";
 
 /** The version printed by `mesh --version`. */
 export const VERSION: string = denoJson.version;
@@ -141,6 +142,36 @@ export function buildProgram(run: (r: Runner, cmd: Command) => void): Command {
           : {}),
       }),
   );
+
+  const workload = program.command("workload").description(
+    "KVM VMs from <host0>/workloads/<name>.conf on nodes (over SSH, like node ctl)",
+  );
+  const wlist = workload.command("list").description(
+    "every workload file, with its node and state as last recorded",
+  );
+  on(wlist as unknown as Command, (g) => workloadList(g));
+  const wlNode =
+    "node id, MAC or machine (start: default the online node with the most free memory)";
+  for (
+    const [verb, about, run] of [
+      ["start", "start a workload on a node (fetching its volumes there)", workloadStart],
+      ["stop", "power a workload off (QMP powerdown, then SIGTERM, then SIGKILL)", workloadStop],
+      ["status", "ask the node: running, stopped or failed, pid, memory, uptime", workloadStatus],
+    ] as const
+  ) {
+    const c = workload.command(verb).description(about)
+      .requiredOption("-w, --workload <name>", "the workload (its name= key)")
+      .option("-n, --node <id>", wlNode);
+    if (verb === "start") c.option("--tcg", "emulate the CPU (no KVM needed; slow)");
+    if (verb !== "status") {
+      c.option(
+        "--timeout <s>",
+        "start: 600 s (downloads); stop: 30 s for the guest",
+        wholeNumber(1),
+      );
+    }
+    on(c as unknown as Command, (g) => run(g, c.opts() as Parameters<typeof run>[1]));
+  }
 
   const evs = program.command("events").description(
     "boot steps of nodes and changes of the network, from the state database",

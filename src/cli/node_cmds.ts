@@ -12,6 +12,7 @@ import {
   openStore,
   STAGES,
   type Store,
+  WorkloadStore,
 } from "../store/mod.ts";
 import { emit, type GlobalOptions, stateDir } from "./context.ts";
 import { formatDelta, formatTime, renderTable } from "./format.ts";
@@ -44,9 +45,11 @@ export function nodeList(opts: GlobalOptions): number {
 /** `mesh node info -n <id|mac>`. */
 export function nodeInfo(opts: GlobalOptions, id: string): number {
   const store = openState(opts);
-  const node = store ? new NodeStore(store.db).get(id) : undefined;
+  const found = store ? new NodeStore(store.db).get(id) : undefined;
+  const workloads = store && found?.id ? new WorkloadStore(store.db).onNode(found.id) : [];
   store?.close();
-  if (!node) throw new NotFoundError(`no node with id or MAC "${id}"`);
+  if (!found) throw new NotFoundError(`no node with id or MAC "${id}"`);
+  const node = { ...found, workloads };
   emit(opts, node, () => {
     const start = node.stages.discovered ?? Math.min(...Object.values(node.stages));
     const lines = [
@@ -73,7 +76,13 @@ export function nodeInfo(opts: GlobalOptions, id: string): number {
       { header: "STAGE", cell: (e) => e.stage },
       { header: "DETAIL", cell: (e) => (e.detail ? JSON.stringify(e.detail) : "") },
     ]);
-    return `${lines.join("\n")}\n${table}\nrecent events:\n${events}`;
+    const vms = workloads.length === 0 ? "none recorded\n" : renderTable(workloads, [
+      { header: "NAME", cell: (w) => w.name },
+      { header: "STATE", cell: (w) => w.state },
+      { header: "PID", cell: (w) => (w.pid === null ? "-" : String(w.pid)), align: "right" },
+      { header: "UPDATED", cell: (w) => formatTime(w.updatedAt) },
+    ]);
+    return `${lines.join("\n")}\n${table}\nworkloads:\n${vms}recent events:\n${events}`;
   });
   return 0;
 }

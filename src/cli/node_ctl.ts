@@ -12,9 +12,10 @@
  * id in <state>/known_hosts on first contact; a changed one is refused until
  * `mesh node forget`.
  */
-import { ensureNodeKey, knownHostsPath, nodeKeyPaths } from "../daemon/mod.ts";
+import { ensureNodeKey } from "../daemon/mod.ts";
 import { NotFoundError } from "../errors.ts";
-import { emit, type GlobalOptions, host0Dir, out, stateDir } from "./context.ts";
+import { emit, type GlobalOptions, host0Dir, out } from "./context.ts";
+import { EXIT_SSH, sshArgs, sshFailure } from "./node_ssh.ts";
 import { resolveTargets, type Target } from "./node_targets.ts";
 
 export interface CtlOptions {
@@ -31,40 +32,7 @@ export interface CtlResult {
   readonly error?: string;
 }
 
-const EXIT_SSH = 255;
 const EXIT_TIMEOUT = 124;
-
-function sshArgs(g: GlobalOptions, t: Target, log: string, cmd: string): string[] {
-  return [
-    ...["-F", "/dev/null", "-E", log, "-i", nodeKeyPaths(host0Dir(g)).key],
-    ...["-o", `UserKnownHostsFile=${knownHostsPath(stateDir(g))}`],
-    ...["-o", "GlobalKnownHostsFile=/dev/null", "-o", `HostKeyAlias=${t.id}`],
-    ...["-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes"],
-    ...["-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"],
-    `root@${t.ip}`,
-    "--",
-    cmd,
-  ];
-}
-
-/** One line saying why ssh itself failed, from its log (-E), or null when the command ran. */
-function sshFailure(t: Target, log: string): string | null {
-  const text = log.trim();
-  if (text === "") return null; // the remote command exited 255 itself
-  const where = `node ${t.id} (${t.ip})`;
-  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/i.test(text)) {
-    return `${where}: its host key changed since first contact; refused (if the node was ` +
-      `reinstalled, run mesh node forget -n ${t.id})`;
-  }
-  if (/Permission denied/i.test(text)) {
-    return `${where}: the node refused mesh's key (is it booted from a mesh overlay with sshd?)`;
-  }
-  const m =
-    /(Connection timed out|No route to host|Connection refused|Network is unreachable|timed out)/i
-      .exec(text);
-  if (m) return `${where}: unreachable: ${m[1]}`;
-  return `${where}: ssh: ${text.split("\n").filter((l) => !l.startsWith("@")).pop() ?? text}`;
-}
 
 /** Copies a stream to stdout/stderr with `prefix` before every line. */
 async function prefixed(stream: ReadableStream<Uint8Array>, prefix: string, to: "out" | "err") {

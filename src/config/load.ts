@@ -12,8 +12,9 @@ import {
   parseUuidFile,
 } from "./parse_lists.ts";
 import { parseMeshYaml } from "./parse_mesh_yaml.ts";
-import { parseNetworkConf } from "./parse_network.ts";
+import { checkNetworks, parseNetworkConf } from "./parse_network.ts";
 import { parseManifest } from "./manifest.ts";
+import { loadWorkloads } from "./load_workloads.ts";
 import { joinPath } from "./paths.ts";
 import type { Group, Host0, Machine, ManifestLine, Network, Settings } from "./types.ts";
 
@@ -301,7 +302,7 @@ export async function loadHost0(dir: string): Promise<Host0> {
     });
   }
 
-  const networks: Network[] = [];
+  const parsedNetworks: Network[] = [];
   const networkFiles: string[] = [];
   try {
     for await (const e of Deno.readDir(p("network"))) {
@@ -311,26 +312,21 @@ export async function loadHost0(dir: string): Promise<Host0> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   networkFiles.sort();
-  const seenNames = new Map<string, Network>();
-  const seenVni = new Map<number, Network>();
   for (const name of networkFiles) {
     const file = p(`network/${name}`);
     const text = await readOptional(file, issues);
     if (text === null) continue;
     const n = collect(parseNetworkConf(text, file), issues);
-    if (n === null) continue;
-    const clashName = seenNames.get(n.name);
-    const clashVni = n.vni === undefined ? undefined : seenVni.get(n.vni);
-    if (clashName) {
-      issues.push({ file, message: `network name ${n.name} is also used by ${clashName.file}` });
-    } else if (clashVni) {
-      issues.push({ file, message: `vni ${n.vni} is also used by ${clashVni.file}` });
-    } else {
-      seenNames.set(n.name, n);
-      if (n.vni !== undefined) seenVni.set(n.vni, n);
-      networks.push(n);
-    }
+    if (n !== null) parsedNetworks.push(n);
   }
+  const networks = collect(
+    checkNetworks(parsedNetworks, {
+      folders: new Set(folders ?? []),
+      groups: new Set(groupNames),
+    }),
+    issues,
+  );
+  const workloads = await loadWorkloads(dir, networks, issues);
 
   const pkgText = await readOptional(p("packages"), issues);
   const packages = pkgText === null
@@ -338,5 +334,5 @@ export async function loadHost0(dir: string): Promise<Host0> {
     : collect(parsePackagesFile(pkgText, p("packages")), issues).map((x) => x.name);
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return { root: dir, settings, machines, groups, networks, packages };
+  return { root: dir, settings, machines, groups, networks, workloads, packages };
 }

@@ -25,8 +25,20 @@ export {
   parsePackagesFile,
   parseUuidFile,
 } from "./parse_lists.ts";
-export { formatIpv6, parseIpv6, parseNetworkConf } from "./parse_network.ts";
+export {
+  checkNetworks,
+  DEFAULT_MESH_MTU,
+  DEFAULT_MESH_PORT,
+  DEFAULT_NETWORK,
+  derivedVni,
+  formatIpv6,
+  type NetworkContext,
+  parseIpv6,
+  parseNetworkConf,
+} from "./parse_network.ts";
 export { mapSource, parseManifest, parseMode } from "./manifest.ts";
+export { parseMemorySize, parseVolumeSource, parseWorkloadConf } from "./parse_workload.ts";
+export { checkWorkloads, loadWorkloads, meshBridge } from "./load_workloads.ts";
 export {
   ALPINE_GROUP_NAMES,
   ALPINE_GROUPS,

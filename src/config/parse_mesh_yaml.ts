@@ -25,6 +25,7 @@ import {
   type InterfaceSettings,
   type OverlayAccess,
   OverlayAccess as Access,
+  type Pacing,
   type ProxyStrategySetting,
   type Reservation,
   type RogueActionSetting,
@@ -55,6 +56,7 @@ export const DEFAULTS = {
     maxPerClient: 64,
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 10_000,
+    pacing: "auto" as Pacing,
   },
   // The ARP scan: 8 ports in about 1 s; a segment away for a week loses its subnet.
   // The DHCP probe listens 6 s: dnsmasq pings an address for 3 s before its
@@ -132,6 +134,7 @@ const HTTP_KEYS = [
   "max_per_client",
   "header_timeout_ms",
   "idle_timeout_ms",
+  "pacing",
 ] as const;
 const BOOT_KEYS = [
   "ipxe_dir",
@@ -539,6 +542,15 @@ export function parseMeshYaml(
     maxPerClient: h.int("max_per_client", 1, 1_000_000) ?? DEFAULTS.http.maxPerClient,
     headerTimeoutMs: h.int("header_timeout_ms", 100, 600_000) ?? DEFAULTS.http.headerTimeoutMs,
     idleTimeoutMs: h.int("idle_timeout_ms", 100, 3_600_000) ?? DEFAULTS.http.idleTimeoutMs,
+    pacing: h.read<Pacing>(
+      "pacing",
+      (v) =>
+        v === "auto" || v === "off"
+          ? v
+          : typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 1_000_000
+          ? v
+          : { error: 'must be "auto", "off" or the link rate in Mbit/s (1-1000000)' },
+    ) ?? DEFAULTS.http.pacing,
   };
 
   const b = s.sub("boot", BOOT_KEYS);

@@ -56,6 +56,7 @@ Deno.test("mesh.yaml absent: every default applies", () => {
     maxPerClient: 64,
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 10_000,
+    pacing: "auto",
   });
   assert.deepEqual(s.boot, {
     ipxeDir: "/usr/lib/ipxe",
@@ -95,7 +96,7 @@ dhcp:
     - { mac: "AA-BB-CC-DD-EE-FF", ip: 10.20.0.5, hostname: box }
     - { node: 0a1b2c3d, ip: 10.20.0.6 }
 tftp: { address: 10.20.0.1, port: 6969, max_transfers: 10, per_client: 2, timeout_ms: 500, retries: 3, root: tftproot }
-http: { address: 10.20.0.1, port: 8080, public_host: boot.lab, overlay_access: any, api_access: any, management: [10.9.0.0/16], api_token_file: token, status_page: token }
+http: { address: 10.20.0.1, port: 8080, public_host: boot.lab, overlay_access: any, api_access: any, management: [10.9.0.0/16], api_token_file: token, status_page: token, pacing: 1000 }
 boot:
   ipxe_dir: ipxe
   bios: undionly.kpxe
@@ -152,6 +153,7 @@ mirror: { dir: /srv/mirror, upstream: "https://example.org/alpine/" }
     maxPerClient: 64,
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 10_000,
+    pacing: 1000,
   });
   assert.deepEqual(s.boot, {
     ipxeDir: "/h/ipxe",

@@ -125,7 +125,16 @@ export interface HttpSettings {
   /** A request head must arrive within this; a kept-alive connection idles this long. */
   readonly headerTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /**
+   * Large downloads paced at fair shares of the link: `auto` takes the
+   * interface's speed (none known: not paced), a number is the link rate in
+   * Mbit/s, `off` never paces.
+   */
+  readonly pacing: Pacing;
 }
+
+/** `http.pacing`: see HttpSettings. */
+export type Pacing = "auto" | "off" | number;
 
 export interface BootSettings {
   readonly ipxeDir: string;
@@ -249,7 +258,66 @@ export interface Network {
   readonly name: string;
   /** Canonical IPv6 /64, e.g. "fd42:1234:5678:9abc::/64". */
   readonly prefix: string;
-  readonly vni?: number;
+  /** `vni=`, or derived from the name when not set. */
+  readonly vni: number;
+  /** TCP port of the member list on `<prefix>::1` (default 8000). */
+  readonly port: number;
+  /** MTU of the tunnel and its bridge (default 1450). */
+  readonly mtu: number;
+  /** `nodes=`: machine folders, node ids and `group:<name>`; null: every node. */
+  readonly nodes: readonly string[] | null;
+  /** 1-based line of each key written, for checks made after parsing. */
+  readonly at?: Readonly<Record<string, number>>;
+}
+
+/** What a workload volume is: a disk image (qcow2, raw) or a CD-ROM (iso). */
+export type VolumeType = "qcow2" | "raw" | "iso";
+
+/**
+ * Where a volume comes from when its node-local path is missing: any http(s)
+ * URL, or a file under the central node's served `/isos/` (`rel` below it).
+ */
+export type VolumeSource =
+  | { readonly kind: "url"; readonly url: string }
+  | { readonly kind: "isos"; readonly rel: string };
+
+/** `platform.volume.<id>.*` of a workload. */
+export interface WorkloadVolume {
+  readonly id: string;
+  readonly type: VolumeType;
+  /** Absolute path on the node. */
+  readonly path: string;
+  readonly source?: VolumeSource;
+}
+
+/** `platform.network.<id>.*`: a NIC on a mesh's bridge (br<vni>) on the node. */
+export interface WorkloadNic {
+  readonly id: string;
+  /** The mesh's name (a `network/*.conf`). */
+  readonly mesh: string;
+  /** An explicit MAC (lower-case colon form); otherwise one is derived from uuid and id. */
+  readonly mac?: string;
+}
+
+/** `workloads/<name>.conf`: one KVM VM. */
+export interface Workload {
+  readonly file: string;
+  readonly name: string;
+  /** Unique per cluster; names the run directory on the node (and -uuid when it is a UUID). */
+  readonly uuid: string;
+  /** `platform.memory.size` as written ("4G") and in bytes. */
+  readonly memory: { readonly text: string; readonly bytes: number };
+  readonly cpu: { readonly threads: number; readonly mode: string };
+  readonly volumes: readonly WorkloadVolume[];
+  readonly networks: readonly WorkloadNic[];
+  /** Serial console to a file (`path` absent: `<run dir>/console.log`), or none. */
+  readonly console: { readonly serial: boolean; readonly path?: string };
+  /** Where `name`, `uuid` and each network's `mesh` were written (for checks across files). */
+  readonly at: {
+    readonly name?: number;
+    readonly uuid?: number;
+    readonly mesh?: Readonly<Record<string, number>>;
+  };
 }
 
 /** Everything in /host0, validated. */
@@ -261,6 +329,8 @@ export interface Host0 {
   readonly machines: readonly Machine[];
   readonly groups: ReadonlyMap<string, Group>;
   readonly networks: readonly Network[];
+  /** `workloads/*.conf`, sorted by name. */
+  readonly workloads: readonly Workload[];
   /** Top-level package list (for the offline mirror). */
   readonly packages: readonly string[];
 }

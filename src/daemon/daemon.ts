@@ -31,6 +31,8 @@ import { superviseState } from "./state_health.ts";
 import { startControlServer } from "./control.ts";
 import { controlSocketPath } from "./control_protocol.ts";
 import { ensureNodeKey } from "./node_key.ts";
+import { CentralMeshes, MESH_REFRESH_MS } from "./meshnets.ts";
+import { LinkRates } from "./link_rates.ts";
 
 const log = getLogger(["mesh", "daemon"]);
 
@@ -166,7 +168,7 @@ async function serve(
       apiAccess,
       statusPage: settings.http.statusPage,
     },
-    roots: { mirror: settings.mirror.dir, boot: bootDir },
+    roots: { mirror: settings.mirror.dir, boot: bootDir, isos: `${host0.root}/isos` },
     status: statusSources(net, meters),
     signal: stop.signal,
   });
@@ -179,6 +181,7 @@ async function serve(
       maxPerClient: settings.http.maxPerClient,
       headerTimeoutMs: settings.http.headerTimeoutMs,
       idleTimeoutMs: settings.http.idleTimeoutMs,
+      linkRate: new LinkRates(settings.http.pacing, stop.signal).rateOf,
       signal: stop.signal,
     });
   } catch (e) {
@@ -287,6 +290,13 @@ async function serve(
   leaseLookup.setProxied(() => servedNet.proxiedSubnets);
   await servedNet.apply(first, true);
 
+  // Cluster networks: the tunnels, members' flood entries and member lists.
+  const meshes = new CentralMeshes(leases, registry);
+  cleanups.push(() => meshes.close());
+  await meshes.apply(host0);
+  const meshTimer = setInterval(() => void meshes.tick(), MESH_REFRESH_MS);
+  cleanups.push(() => clearInterval(meshTimer));
+
   // The control socket: reload, rescan and forget for the CLI (removed on stop),
   // listening before "mesh serving", so a ready daemon answers.
   const control = await startControlServer(controlSocketPath(stateDir, settings.controlSocket), {
@@ -300,6 +310,7 @@ async function serve(
       const n = registry.get(node, 0);
       if (n === undefined || n.id === null) return null;
       registry.forget(n.id);
+      void meshes.refresh();
       return { id: n.id, mac: n.mac };
     },
   });
@@ -356,6 +367,7 @@ async function serve(
         const next = await loadHost0(opts.host0Dir);
         const r = await compileOverlays(next, { outDir: apkovlDir });
         catalog.swap(next, await loadOverlayIndex(apkovlDir));
+        await meshes.apply(next);
         log.info("reloaded /host0", { overlays: r.rows.length });
         return null;
       } catch (e) {

@@ -44,6 +44,8 @@ export interface ServeOptions {
   readonly maxPerClient?: number;
   readonly headerTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
+  /** Link rate (bytes/s) behind a local address: large files are paced at fair shares of it. */
+  readonly linkRate?: (localIp: number) => number;
 }
 
 export interface RunningHttp {
@@ -69,6 +71,7 @@ export function serveHttp(app: HttpApp, opts: ServeOptions): RunningHttp {
         maxPerClient: opts.maxPerClient,
         headerTimeoutMs: opts.headerTimeoutMs,
         idleTimeoutMs: opts.idleTimeoutMs,
+        ...(opts.linkRate ? { linkRate: opts.linkRate } : {}),
       },
     );
     log.info("http listening", { ...server.addr, engine });

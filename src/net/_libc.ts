@@ -91,6 +91,8 @@ export const C = {
   SO_BROADCAST: 6,
   SO_KEEPALIVE: 9,
   SO_SNDTIMEO: 21,
+  // caps a TCP socket's pacing rate (bytes/s); turns on TCP's internal pacing without fq
+  SO_MAX_PACING_RATE: 47,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
   SO_BINDTODEVICE: 25,

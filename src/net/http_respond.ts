@@ -10,6 +10,7 @@ import { C, cstr, errno, libc } from "./_libc.ts";
 import { type FileBodyMark, fileBodyOf } from "./http_file_body.ts";
 import { Framing, latin1Bytes, responseHead } from "./http_head.ts";
 import { hasStaticBody } from "./http_static_body.ts";
+import { PACE_MIN_BYTES, type Pacer } from "./http_pacer.ts";
 
 /** The client is gone (or the server gave up on it): the connection just closes. */
 export class PeerGone extends Error {
@@ -19,6 +20,8 @@ export class PeerGone extends Error {
 /** What the writer needs from a connection. Both calls throw PeerGone when it is gone. */
 export interface Wire {
   readonly fd: number;
+  /** Our address on this connection (u32): which link's share a paced download takes. */
+  readonly localIp: number;
   /** Set when the server gives up on the connection (shutdown). */
   readonly cancelled: boolean;
   /** Sends all of `bytes` (MSG_NOSIGNAL and `flags`), waiting for room as needed. */
@@ -43,6 +46,8 @@ export interface RespondContext {
   readonly othersReady: () => boolean;
   /** Worker threads free for blocking sendfile; shared by the server's connections. */
   readonly offload: { free: number };
+  /** Fair shares of the link for large file bodies (none: not paced). */
+  readonly pacer?: Pacer;
 }
 
 /** What the request asked for that shapes the response. */
@@ -102,6 +107,9 @@ export async function respond(
         body.cancel().catch(() => {});
         // corked (like nginx's tcp_nopush): the head and the file leave in full segments
         setCork(wire.fd, true);
+        const unpace = mark.length >= PACE_MIN_BYTES
+          ? ctx.pacer?.begin(wire.fd, wire.localIp)
+          : undefined;
         try {
           await wire.write(head(Framing.Length, mark.length));
           const complete = await sendFileRange(wire, fileFd, mark.start, mark.length, ctx);
@@ -109,6 +117,7 @@ export async function respond(
           // a short body cannot be repaired: closing tells the client it is incomplete
           return complete && ex.keepAlive;
         } finally {
+          unpace?.();
           libc().close(fileFd);
         }
       }

@@ -28,6 +28,7 @@ import {
 } from "./http_parse.ts";
 import { Poller, WAIT_CLOSED, WAIT_TIMEOUT } from "./http_poller.ts";
 import { PeerGone, respond, type RespondContext, type Wire } from "./http_respond.ts";
+import { type LinkRateOf, Pacer } from "./http_pacer.ts";
 
 const log = getLogger(["mesh", "http"]);
 
@@ -76,6 +77,11 @@ export interface HttpListenOptions {
    * threads measured 0.76-0.90x, except on a saturated machine.
    */
   readonly offloadThreads?: number;
+  /**
+   * Link rate (bytes/s) behind one of our addresses, for pacing large file
+   * bodies at fair shares of it (http_pacer.ts); 0 or absent: not paced.
+   */
+  readonly linkRate?: LinkRateOf;
 }
 
 /** Counters of one listener (live object). */
@@ -209,6 +215,7 @@ class Conn implements Wire {
     readonly fd: number,
     /** Peer IPv4 address as a number: the key of the per-client count. */
     readonly ip: number,
+    readonly localIp: number,
     hostname: string,
     port: number,
     readonly acceptedAt: number,
@@ -324,6 +331,7 @@ class HttpServer implements HttpListener {
       sendTimeoutMs: this.#sendMs,
       othersReady: () => this.#poller.othersReady(),
       offload: { free: opts.offloadThreads ?? 0 },
+      ...(opts.linkRate ? { pacer: new Pacer(opts.linkRate) } : {}),
     };
     const { fd, port } = openListener(opts.hostname, opts.port);
     this.#lfd = fd;
@@ -380,6 +388,7 @@ class HttpServer implements HttpListener {
       const conn: Conn = new Conn(
         fd,
         ip,
+        this.#respondCtx.pacer ? this.#localIp(fd) : 0,
         formatIpv4(ip),
         v.getUint16(2),
         performance.now(),
@@ -391,6 +400,14 @@ class HttpServer implements HttpListener {
       this.stats.active = this.#conns.size;
       void this.#serve(conn);
     }
+  }
+
+  /** Our address on an accepted connection (0 if the kernel will not say). */
+  #localIp(fd: number): number {
+    this.#peerLen[0] = 16;
+    const sa = new Uint8Array(16);
+    if (libc().getsockname(fd, sa, new Uint8Array(this.#peerLen.buffer)) < 0) return 0;
+    return new DataView(sa.buffer).getUint32(4);
   }
 
   /** A short 503 if the socket takes it without waiting, then close at once. */

@@ -65,3 +65,11 @@ export {
   type WatchOptions,
 } from "./reactor.ts";
 export { NeighbourTable, parseProcArp } from "./neighbours.ts";
+export {
+  createMeshLinks,
+  listFloodEntries,
+  type MeshLinkSpec,
+  removeMeshLinks,
+  setFloodEntry,
+} from "./vxlan_links.ts";
+export { listenMembers, type MemberListener } from "./member_listener.ts";

@@ -18,3 +18,4 @@ export {
 export * from "./lease_store.ts";
 export { type NetEvent, NetStore, type StoredAllocation, type StoredSegment } from "./net_store.ts";
 export { EventFeed, type FeedCursor, type FeedEvent, type FeedFilter } from "./event_feed.ts";
+export { type WorkloadRecord, type WorkloadState, WorkloadStore } from "./workload_store.ts";

@@ -92,4 +92,19 @@ export const MIGRATIONS: readonly string[] = [
     detail TEXT                   -- JSON
   );
   `,
+  // 3: KVM workloads (mesh workload): where each runs and how it went. Their
+  // events go to net_events (kind workload-*), so mesh events shows them.
+  `
+  CREATE TABLE workloads (
+    name TEXT PRIMARY KEY,        -- the workload's name (workloads/<name>.conf)
+    uuid TEXT NOT NULL,
+    node_id TEXT,                 -- node it runs (or last ran) on
+    state TEXT NOT NULL,          -- running | stopped | failed
+    pid INTEGER,                  -- qemu's pid on that node
+    started_at INTEGER,           -- unix ms
+    updated_at INTEGER NOT NULL,  -- unix ms
+    last_error TEXT
+  );
+  CREATE INDEX workloads_node ON workloads(node_id);
+  `,
 ];
