@@ -10,6 +10,8 @@ APT_PACKAGES=(
   tcpdump iptables busybox udhcpc isc-dhcp-client dnsmasq-base tftp-hpa tftpd-hpa atftp
   kea-dhcp4-server kea-admin nginx-light wrk apache2-utils
   qemu-system-x86 ipxe ovmf
+  # workloads: qcow2 volumes (qemu-img) and the graceful QMP powerdown (socat) on lab nodes
+  qemu-utils socat
   # the status page's browser test (playwright-core drives chromium), and
   # promtool (package prometheus; its daemon is not started) judging /metrics
   chromium prometheus

@@ -28,6 +28,7 @@ const skip = !isRoot() ? "needs root (network namespaces)" : (() => {
   }
   if (!hasCommand("qemu-system-x86_64")) return "needs qemu-system-x86_64 (tools/setup.sh)";
   if (!hasCommand("busybox")) return "needs busybox (its httpd serves /isos/)";
+  if (!hasCommand("qemu-img")) return "needs qemu-img (qemu-utils, tools/setup.sh)";
   if (!hasCommand("taskset") || navigator.hardwareConcurrency < 2) {
     return "needs 2 CPUs and taskset";
   }
@@ -154,15 +155,15 @@ Deno.test({
         `${host0}/network/lan.conf`,
         "name=lan\nprefix=fd42:79:0:1::/64\nvni=79\n",
       );
-      const disk = `${dir}/vm/w1/disk.img`;
+      const disk = `${dir}/vm/w1/disk.qcow2`;
       await Deno.writeTextFile(
         `${host0}/workloads/w1.conf`,
         WORKLOAD(
           "w1",
           "wl-test-w1",
           "64M",
-          `platform.volume.disk.type=raw\nplatform.volume.disk.path=${disk}\n` +
-            "platform.volume.disk.source=/isos/disk.img\nplatform.network.lan.mesh=lan\n",
+          `platform.volume.disk.type=qcow2\nplatform.volume.disk.path=${disk}\n` +
+            "platform.volume.disk.source=/isos/disk.qcow2\nplatform.network.lan.mesh=lan\n",
           2,
         ),
       );
@@ -175,8 +176,11 @@ Deno.test({
         `${host0}/workloads/big.conf`,
         WORKLOAD("big", "wl-test-big", "4096G"),
       );
-      // /isos/disk.img as the central node serves it (mesh serve's /isos/ is <host0>/isos)
-      await Deno.writeFile(`${host0}/isos/disk.img`, new Uint8Array(1 << 20).fill(7));
+      // /isos/disk.qcow2 as the central node serves it (mesh serve's /isos/ is <host0>/isos)
+      const img = await new Deno.Command("qemu-img", {
+        args: ["create", "-q", "-f", "qcow2", `${host0}/isos/disk.qcow2`, "16M"],
+      }).output();
+      assert.ok(img.success, new TextDecoder().decode(img.stderr));
       lab.spawn("srv", ["busybox", "httpd", "-f", "-p", `${CENTRAL}:80`, "-h", host0]);
       await Deno.writeTextFile(`${dir}/authorized_keys`, (await ensureNodeKey(host0)) + "\n");
       for (const n of NODES) {
@@ -218,7 +222,10 @@ Deno.test({
         start.stdout,
         /^workload w1 runs on node c0ffee21 \(10\.79\.0\.11\), pid \d+, tcg/,
       );
-      assert.equal((await Deno.stat(disk)).size, 1 << 20);
+      assert.equal(
+        (await Deno.stat(disk)).size,
+        (await Deno.stat(`${host0}/isos/disk.qcow2`)).size,
+      );
       const status = await mesh("--json", "workload", "status", "-w", "w1");
       assert.equal(status.code, 0, status.stderr);
       const st = JSON.parse(status.stdout) as { state: string; pid: number; node: string };
@@ -228,7 +235,7 @@ Deno.test({
       const cmdline = Deno.readTextFileSync(`/proc/${st.pid}/cmdline`).split("\0");
       assert.equal(cmdline[0], "qemu-system-x86_64");
       assert.ok(
-        cmdline.includes("tcg") && cmdline.includes(`file=${disk},format=raw,if=virtio,id=disk`),
+        cmdline.includes("tcg") && cmdline.includes(`file=${disk},format=qcow2,if=virtio,id=disk`),
       );
       assert.ok(cmdline.includes(`${dir}/run/n1/wl-test-w1/qemu.pid`), cmdline.join(" "));
       const ports = await lab.exec("n1", ["ip", "-o", "link", "show", "master", "br79"]);
