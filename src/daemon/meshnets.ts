@@ -28,9 +28,10 @@ import {
 import {
   createMeshLinks,
   listenMembers,
+  listFloodEntries,
   type MemberListener,
   removeMeshLinks,
-  setFloodEntry,
+  setFloodEntries,
 } from "../net/mod.ts";
 import { LeaseState, type LeaseStore, type NodeStore } from "../store/mod.ts";
 import { formatIpv4 } from "../wire/mod.ts";
@@ -201,20 +202,30 @@ export class CentralMeshes {
     for (const r of this.#running.values()) {
       const list = memberList(r.network, host0.machines, nodes);
       const plan = fdbPlan(list.members.map((m) => m.underlay), [...r.floods]);
-      for (const ip of plan.add) {
-        await setFloodEntry(r.network.vni, ip, true);
-        r.floods.add(ip);
+      try {
+        await setFloodEntries(r.network.vni, plan.add, plan.remove);
+      } catch (e) {
+        // some went in, some not: read back what the tunnel holds
+        log.warn("mesh flood entries: update failed", { mesh: r.network.name, error: String(e) });
+        const now = await listFloodEntries(r.network.vni).catch(() => [...r.floods]);
+        r.floods.clear();
+        for (const ip of now) r.floods.add(ip);
+        this.#seenRows = -1; // try again on the next tick
+        continue;
       }
-      for (const ip of plan.remove) {
-        await setFloodEntry(r.network.vni, ip, false).catch(() => {});
-        r.floods.delete(ip);
-      }
+      for (const ip of plan.add) r.floods.add(ip);
+      for (const ip of plan.remove) r.floods.delete(ip);
       if (plan.add.length + plan.remove.length > 0) {
         log.info("mesh members changed", {
           mesh: r.network.name,
           members: list.members.length,
-          joined: plan.add,
-          left: plan.remove,
+          // a storm joins hundreds at once: the first few name them
+          joined: plan.add.length > 8
+            ? [...plan.add.slice(0, 8), `+${plan.add.length - 8}`]
+            : plan.add,
+          left: plan.remove.length > 8
+            ? [...plan.remove.slice(0, 8), `+${plan.remove.length - 8}`]
+            : plan.remove,
         });
       }
       r.list = list;

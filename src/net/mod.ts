@@ -70,6 +70,6 @@ export {
   listFloodEntries,
   type MeshLinkSpec,
   removeMeshLinks,
-  setFloodEntry,
+  setFloodEntries,
 } from "./vxlan_links.ts";
 export { listenMembers, type MemberListener } from "./member_listener.ts";

@@ -28,15 +28,21 @@ export interface MeshLinkSpec {
 
 const ZERO_MAC = "00:00:00:00:00:00";
 
-async function run(cmd: string, args: readonly string[]): Promise<string> {
+async function run(cmd: string, args: readonly string[], input?: string): Promise<string> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command(cmd, {
+    const child = new Deno.Command(cmd, {
       args: [...args],
-      stdin: "null",
+      stdin: input === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    if (input !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(input));
+      await w.close();
+    }
+    out = await child.output();
   } catch (e) {
     throw new Error(`${cmd} ${args.join(" ")}: ${(e as Error).message} (is iproute2 installed?)`);
   }
@@ -114,15 +120,22 @@ export async function listFloodEntries(vni: number): Promise<string[]> {
   return out;
 }
 
-/** Adds (`append`: one more) or removes the flood entry to `dst`. */
-export async function setFloodEntry(vni: number, dst: string, present: boolean): Promise<void> {
-  await run("bridge", [
-    "fdb",
-    present ? "append" : "del",
-    ZERO_MAC,
-    "dev",
-    `vxlan${vni}`,
-    "dst",
-    dst,
-  ]);
+/**
+ * Adds (`append`: one more) flood entries to `add` and removes those to
+ * `remove`, in one `bridge -batch` (a thousand members joining in a storm
+ * cost one process, not a thousand). `-force` goes on past an entry that is
+ * already gone; the caller lists the entries again when it needs the truth.
+ */
+export async function setFloodEntries(
+  vni: number,
+  add: readonly string[],
+  remove: readonly string[],
+): Promise<void> {
+  if (add.length + remove.length === 0) return;
+  const dev = `vxlan${vni}`;
+  const lines = [
+    ...add.map((dst) => `fdb append ${ZERO_MAC} dev ${dev} dst ${dst}`),
+    ...remove.map((dst) => `fdb del ${ZERO_MAC} dev ${dev} dst ${dst}`),
+  ];
+  await run("bridge", ["-force", "-batch", "-"], lines.join("\n") + "\n");
 }
