@@ -475,6 +475,7 @@ class HttpServer implements HttpListener {
   }
 
   #close(conn: Conn): void {
+    this.#respondCtx.pacer?.closed(conn.fd);
     this.#poller.forget(conn.fd);
     libc().close(conn.fd);
     this.#conns.delete(conn.fd);
