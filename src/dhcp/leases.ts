@@ -237,7 +237,11 @@ export class LeasePool {
     now: number,
   ): Allocation | null {
     const held = this.#offerByClient.get(key);
-    if (held !== undefined && held.expiresAt > now) return this.#alloc(held.ip, "offer");
+    // Probed when it was first offered, and held for this client since: a
+    // client repeating its DISCOVER gets it again at once.
+    if (held !== undefined && held.expiresAt > now) {
+      return { ip: held.ip, source: "offer", probe: false };
+    }
     const res = this.reservationOf(client);
     if (res !== undefined && this.refusal(client, res.ip, now) === null) {
       return this.#alloc(res.ip, "reservation");

@@ -5,7 +5,7 @@
  * so a new machine's DISCOVER usually finds its address already known to be
  * free and is answered at once instead of after a probe timeout. The window
  * follows demand: PREFETCH_MIN addresses when quiet, up to PREFETCH_MAX
- * (twice the fresh offers of the last second or two) while new machines
+ * (four times the fresh offers of the last second or two) while new machines
  * keep arriving. A round runs every `everyMs`, and again right after a
  * fresh offer, for as long as fresh offers keep coming.
  */
@@ -15,10 +15,20 @@ import type { ConflictProbe } from "./conflict_probe.ts";
 
 const log = getLogger(["mesh", "dhcp"]);
 
-/** Addresses per segment kept probed ahead, at least. */
-const PREFETCH_MIN = 8;
-/** At most: bounded, so a flood of new MACs cannot turn into an ARP flood. */
-const PREFETCH_MAX = 64;
+/**
+ * Addresses per segment kept probed ahead, at least: a small cluster
+ * switched on at once finds all its addresses probed (an ARP probe a second
+ * while idle, with the cache's 60 s).
+ */
+const PREFETCH_MIN = 64;
+/**
+ * At most per round: a storm of new machines is met within a round or two,
+ * and a flood of made-up MACs costs at most this many ARP probes per probe
+ * timeout (rounds run one at a time), never more than the pool holds.
+ */
+const PREFETCH_MAX = 1024;
+/** A round probes this many times the fresh offers of the last second or two. */
+const DEMAND_FACTOR = 4;
 
 /** One segment whose addresses can be probed (the ingress link of its pool). */
 export interface ProbeAheadSegment {
@@ -92,7 +102,10 @@ export class ProbeAhead {
   async #round(): Promise<void> {
     if (this.#running || this.#closed) return;
     this.#running = true;
-    const count = Math.min(PREFETCH_MAX, Math.max(PREFETCH_MIN, 2 * this.#demand.total()));
+    const count = Math.min(
+      PREFETCH_MAX,
+      Math.max(PREFETCH_MIN, DEMAND_FACTOR * this.#demand.total()),
+    );
     this.#offeredSinceRound = false;
     try {
       for (const s of this.#opts.segments) {

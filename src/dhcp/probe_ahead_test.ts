@@ -22,7 +22,7 @@ function fakeProbe(taken: ReadonlySet<number>, delayMs = 5) {
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-Deno.test("ProbeAhead probes the next 8 addresses when quiet, and quarantines one in use", async () => {
+Deno.test("ProbeAhead probes the next 64 addresses when quiet, and quarantines one in use", async () => {
   const probe = fakeProbe(new Set([103]));
   const inUse: number[] = [];
   const ahead = new ProbeAhead({
@@ -33,11 +33,11 @@ Deno.test("ProbeAhead probes the next 8 addresses when quiet, and quarantines on
   });
   await settle(50);
   ahead.close();
-  assert.deepEqual(probe.asked, [100, 101, 102, 103, 104, 105, 106, 107]);
+  assert.deepEqual(probe.asked, Array.from({ length: 64 }, (_, i) => 100 + i));
   assert.deepEqual(inUse, [103]);
 });
 
-Deno.test("ProbeAhead widens its window with the fresh offers of the last seconds, up to 64", async () => {
+Deno.test("ProbeAhead widens its window with the fresh offers of the last seconds, up to 1024", async () => {
   const probe = fakeProbe(new Set());
   let next = 100; // the pool's next fresh address; each offer takes one
   const ahead = new ProbeAhead({
@@ -52,16 +52,16 @@ Deno.test("ProbeAhead widens its window with the fresh offers of the last second
     ahead.noteFreshOffer();
   }
   await settle(100);
-  // 20 offers: 40 ahead of the pool's cursor are known.
-  assert.ok(probe.asked.includes(next + 39), `window: ${Math.max(...probe.asked) - next + 1}`);
-  for (let i = 0; i < 200; i++) {
+  // 20 offers: 80 ahead of the pool's cursor are known.
+  assert.ok(probe.asked.includes(next + 79), `window: ${Math.max(...probe.asked) - next + 1}`);
+  for (let i = 0; i < 400; i++) {
     next++;
     ahead.noteFreshOffer();
   }
   await settle(100);
   ahead.close();
   const reach = Math.max(...probe.asked) - next + 1;
-  assert.equal(reach, 64, "bounded at 64 however many new machines arrive");
+  assert.equal(reach, 1024, "bounded at 1024 however many new machines arrive");
   // Never the same address twice: cached and in-flight ones are skipped.
   assert.equal(new Set(probe.asked).size, probe.asked.length);
 });
@@ -76,5 +76,5 @@ Deno.test("ProbeAhead skips addresses off the probe's link", async () => {
   });
   await settle(30);
   ahead.close();
-  assert.deepEqual(probe.asked, [200, 202, 204, 206]);
+  assert.deepEqual(probe.asked, Array.from({ length: 32 }, (_, i) => 200 + 2 * i));
 });

@@ -9,7 +9,8 @@ import { createLab, labSkipReason } from "../lib/netns.ts";
 import { readLeases, startFixture } from "./_fixture_client.ts";
 
 const CLIENT = new URL("./dora_client.ts", import.meta.url).pathname;
-const WAVE = 24;
+/** More than the 64 addresses kept probed while quiet. */
+const WAVE = 80;
 
 Deno.test({
   name: "after a first wave of new machines, the next waves get pre-probed addresses",
