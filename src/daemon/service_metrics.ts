@@ -181,6 +181,18 @@ export class ServiceMeters {
         samples: [{ value: mem.heapUsed }],
       },
       {
+        name: "mesh_process_heap_total_bytes",
+        help: "JavaScript heap reserved (in use and free).",
+        type: "gauge",
+        samples: [{ value: mem.heapTotal }],
+      },
+      {
+        name: "mesh_process_external_bytes",
+        help: "Memory outside the JavaScript heap held by its objects (buffers).",
+        type: "gauge",
+        samples: [{ value: mem.external }],
+      },
+      {
         name: "mesh_event_loop_delay_seconds",
         help: "How late a 100 ms timer fired: the event loop's delay, sampled 10 times a second.",
         type: "histogram",
