@@ -17,7 +17,7 @@ export interface Section {
   readonly raw?: string;
 }
 
-const BEGIN = /^<!-- bench:([a-z0-9_]+) begin -->$/;
+const BEGIN = /^<!-- bench:([A-Za-z0-9_-]+) begin -->$/;
 const end = (name: string) => `<!-- bench:${name} end -->`;
 
 /** The sections of an existing file (kept verbatim). */

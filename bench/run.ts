@@ -4,7 +4,7 @@
  * established server it is compared with, prints their tables, and writes
  * what they printed into docs/BENCHMARKS.md (the machine, the date, each
  * command line and its output). A run of some benchmarks replaces only their
- * sections; the others stay as they were. Flags (`--nodes 1000`) are passed
+ * sections (one per benchmark and flag set); the others stay as they were. Flags (`--nodes 1000`) are passed
  * to every script run; `--no-write` leaves docs/BENCHMARKS.md alone.
  * Benchmarks need root for network namespaces; each builds and removes its own.
  */
@@ -69,7 +69,8 @@ for (const name of scripts) {
   console.log(`### bench/${name}: ${r.code === 0 ? "done" : `FAILED (exit ${r.code})`} in ${s}s`);
   if (r.code !== 0) failed++;
   sections.push({
-    name,
+    // one section per benchmark and flag set: `storm --nodes 1000` keeps `storm`
+    name: [name, ...flags.map((f) => f.replace(/^-+/, ""))].join("-").replace(/[^a-z0-9_-]/gi, "_"),
     command: ["deno task bench", name, ...flags].join(" "),
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
     seconds: r.seconds,
