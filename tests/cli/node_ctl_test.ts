@@ -7,10 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { ensureNodeKey } from "../../src/daemon/mod.ts";
-import { LeaseState, LeaseStore, NodeStore, openStore, Stage } from "../../src/store/mod.ts";
-import { parseIpv4 } from "../../src/wire/mod.ts";
 import { meshIn } from "../lib/mesh_daemon.ts";
 import { createLab, isRoot, type Lab } from "../lib/netns.ts";
+import { seedNodes } from "../lib/seed_nodes.ts";
 
 const SSHD = "/usr/sbin/sshd";
 const skip = !isRoot() ? "needs root (network namespaces)" : (() => {
@@ -60,34 +59,6 @@ async function startSshd(lab: Lab, dir: string, n: (typeof NODES)[number], rekey
   return lab.spawn(n.host, [SSHD, "-D", "-e", "-f", conf], { stdout: "null", stderr: "null" });
 }
 
-function seed(state: string, nodes: readonly { id: string; mac: string; ip?: string }[]) {
-  const store = openStore(`${state}/mesh.db`);
-  try {
-    const reg = new NodeStore(store.db);
-    const leases = new LeaseStore(store.db);
-    const now = Date.now();
-    for (const n of nodes) {
-      reg.record({ nodeId: n.id, mac: n.mac, stage: Stage.Script, source: "http", at: now });
-      if (n.ip === undefined) continue;
-      leases.writeNow([{
-        ip: parseIpv4(n.ip),
-        mac: n.mac,
-        clientId: null,
-        nodeId: n.id,
-        hostname: null,
-        state: LeaseState.Bound,
-        startsAt: now,
-        expiresAt: now + 3600_000,
-        segment: "eth0",
-        updatedAt: now,
-      }]);
-    }
-    reg.flush();
-  } finally {
-    store.close();
-  }
-}
-
 async function waitListening(lab: Lab, ip: string) {
   for (let i = 0; i < 100; i++) {
     const r = await lab.exec("srv", ["bash", "-c", `exec 3<>/dev/tcp/${ip}/22`]);
@@ -118,7 +89,7 @@ Deno.test({
     const sshds = new Map<string, Deno.ChildProcess>();
     for (const n of NODES) sshds.set(n.host, await startSshd(lab, dir, n));
     for (const n of NODES) await waitListening(lab, n.ip);
-    seed(state, NODES);
+    seedNodes(state, NODES);
     const mesh = (...args: string[]) => meshIn(lab, "srv", ["--host0", host0, ...args]);
 
     // One node: its output passes through, and its exit status is ours.
@@ -159,7 +130,7 @@ Deno.test({
     assert.equal(changed.stderr.trim().split("\n").length, 1, changed.stderr);
     const forgot = await mesh("node", "forget", "-n", NODES[0]!.id);
     assert.equal(forgot.code, 0, forgot.stderr);
-    seed(state, [NODES[0]!]); // it boots again
+    seedNodes(state, [NODES[0]!]); // it boots again
     const again = await mesh("node", "ctl", "-n", NODES[0]!.id, "exit 0");
     assert.equal(again.code, 0, again.stderr);
 
@@ -167,11 +138,11 @@ Deno.test({
     const unknown = await mesh("node", "ctl", "-n", "deadbeef", "true");
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /^mesh: no node with id, MAC or machine "deadbeef"\n$/);
-    seed(state, [{ id: "0dd00001", mac: "02:00:00:00:00:41" }]);
+    seedNodes(state, [{ id: "0dd00001", mac: "02:00:00:00:00:41" }]);
     const noLease = await mesh("node", "ctl", "-n", "0dd00001", "true");
     assert.equal(noLease.code, 1);
     assert.match(noLease.stderr, /^mesh: node 0dd00001 has no current lease/);
-    seed(state, [{ id: "0dd00002", mac: "02:00:00:00:00:42", ip: "10.78.0.99" }]);
+    seedNodes(state, [{ id: "0dd00002", mac: "02:00:00:00:00:42", ip: "10.78.0.99" }]);
     const gone = await mesh("node", "ctl", "-n", "0dd00002", "true");
     assert.equal(gone.code, 255);
     assert.match(gone.stderr, /^mesh: node 0dd00002 \(10\.78\.0\.99\): unreachable: /);

@@ -12,10 +12,10 @@
  */
 import assert from "node:assert/strict";
 import { ensureNodeKey } from "../../src/daemon/mod.ts";
-import { LeaseState, LeaseStore, NodeStore, openStore, Stage } from "../../src/store/mod.ts";
-import { parseIpv4 } from "../../src/wire/mod.ts";
+import { Stage } from "../../src/store/mod.ts";
 import { meshIn } from "../lib/mesh_daemon.ts";
 import { createLab, hasCommand, isRoot, type Lab } from "../lib/netns.ts";
+import { seedNodes } from "../lib/seed_nodes.ts";
 
 const SSHD = "/usr/sbin/sshd";
 const skip = !isRoot() ? "needs root (network namespaces)" : (() => {
@@ -73,33 +73,6 @@ async function startSshd(lab: Lab, dir: string, n: (typeof NODES)[number]) {
     stdout: "null",
     stderr: "null",
   });
-}
-
-function seed(state: string) {
-  const store = openStore(`${state}/mesh.db`);
-  try {
-    const reg = new NodeStore(store.db);
-    const leases = new LeaseStore(store.db);
-    const now = Date.now();
-    for (const n of NODES) {
-      reg.record({ nodeId: n.id, mac: n.mac, stage: Stage.Online, source: "node", at: now });
-      leases.writeNow([{
-        ip: parseIpv4(n.ip),
-        mac: n.mac,
-        clientId: null,
-        nodeId: n.id,
-        hostname: null,
-        state: LeaseState.Bound,
-        startsAt: now,
-        expiresAt: now + 3600_000,
-        segment: "eth0",
-        updatedAt: now,
-      }]);
-    }
-    reg.flush();
-  } finally {
-    store.close();
-  }
 }
 
 async function waitListening(lab: Lab, ip: string, port = 22) {
@@ -190,7 +163,7 @@ Deno.test({
       }
       for (const n of NODES) await waitListening(lab, n.ip);
       await waitListening(lab, CENTRAL, 80);
-      seed(state);
+      seedNodes(state, NODES, Stage.Online);
       const mesh = (...args: string[]) => meshIn(lab, "srv", ["--host0", host0, ...args]);
 
       const check = await mesh("config", "check");

@@ -11,10 +11,9 @@
  */
 import assert from "node:assert/strict";
 import { meshAddress } from "../../src/meshnet/mod.ts";
-import { LeaseState, LeaseStore, NodeStore, openStore, Stage } from "../../src/store/mod.ts";
-import { parseIpv4 } from "../../src/wire/mod.ts";
 import { type Daemon, meshCommand, startDaemon, stopDaemon } from "../lib/mesh_daemon.ts";
 import { createLab, type Lab, labSkipReason, run } from "../lib/netns.ts";
+import { seedNodes } from "../lib/seed_nodes.ts";
 
 const BUSYBOX = ["/usr/bin/busybox", "/bin/busybox"].find((p) => {
   try {
@@ -67,34 +66,6 @@ function writeMesh(dir: string, members: readonly string[]) {
     `${dir}/network/lab.conf`,
     `name=lab\nprefix=${PREFIX}\nvni=${VNI}\nnodes=${members.join(" ")}\n`,
   );
-}
-
-/** Leases and node records for both nodes, as DHCP and the boot script would have left them. */
-function seed(state: string) {
-  const store = openStore(`${state}/mesh.db`);
-  try {
-    const reg = new NodeStore(store.db);
-    const leases = new LeaseStore(store.db);
-    const now = Date.now();
-    for (const n of NODES) {
-      reg.record({ nodeId: n.id, mac: n.mac, stage: Stage.Script, source: "http", at: now });
-      leases.writeNow([{
-        ip: parseIpv4(n.ip),
-        mac: n.mac,
-        clientId: null,
-        nodeId: n.id,
-        hostname: null,
-        state: LeaseState.Bound,
-        startsAt: now,
-        expiresAt: now + 3600_000,
-        segment: "eth0",
-        updatedAt: now,
-      }]);
-    }
-    reg.flush();
-  } finally {
-    store.close();
-  }
 }
 
 /** A PATH whose text tools and wget are busybox's, as on an Alpine node. */
@@ -158,7 +129,7 @@ Deno.test({
     const state = `${lab.dir}/state`;
     await Deno.mkdir(state, { mode: 0o700 });
     await writeHost0(host0, state);
-    seed(state);
+    seedNodes(state, NODES);
     assert.equal(
       (await lab.exec("c", ["ip", "link", "add", `br${VNI + 1}`, "type", "bridge"])).code,
       0,
