@@ -99,6 +99,8 @@ export interface HttpListenerStats {
   malformed: number;
   /** Connections closed for a timeout: header, idle or send. */
   timeouts: number;
+  /** Idle kept-alive connections closed to make room at the connection limit. */
+  reclaimed: number;
   /** Responses cut short because the client went away. */
   aborted: number;
   sendfileBytes: number;
@@ -208,6 +210,8 @@ class Conn implements Wire {
   requests = 0;
   /** Waiting for the next request with nothing buffered: may be closed at shutdown. */
   idle = false;
+  /** Closed to make room for a new connection (it was idle at the limit). */
+  reclaimed = false;
   /** Set at shutdown after the grace period: the next write fails. */
   cancelled = false;
   readonly info: HttpServeInfo;
@@ -285,6 +289,7 @@ class HttpServer implements HttpListener {
     requests: 0,
     malformed: 0,
     timeouts: 0,
+    reclaimed: 0,
     aborted: 0,
     sendfileBytes: 0,
     streamedBytes: 0,
@@ -308,6 +313,8 @@ class HttpServer implements HttpListener {
   #busy: Uint8Array<ArrayBuffer> = EMPTY;
   #busyDate = "";
   #closing = false;
+  /** Idle connections closed for room that have not finished closing. */
+  #reclaiming = 0;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #pauseTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #recvBuf = new Uint8Array(RECV_SIZE);
@@ -378,7 +385,7 @@ class HttpServer implements HttpListener {
         this.#refuse(fd, "per_client", ip);
         continue;
       }
-      if (this.#conns.size >= this.#max) {
+      if (this.#conns.size - this.#reclaiming >= this.#max && !this.#reclaimIdle()) {
         this.stats.refusedGlobal++;
         this.#refuse(fd, "global", ip);
         continue;
@@ -400,6 +407,27 @@ class HttpServer implements HttpListener {
       this.stats.active = this.#conns.size;
       void this.#serve(conn);
     }
+  }
+
+  /**
+   * At the connection limit, closes the longest-open connection that sits
+   * idle between requests, as nginx reuses its idle keep-alive connections:
+   * when a cluster's nodes move from the kernel to the initramfs, each may
+   * open a new connection while its last one idles, and refusing the new
+   * ones would fail boots for connections nobody uses. False when none is idle.
+   */
+  #reclaimIdle(): boolean {
+    for (const c of this.#conns.values()) {
+      // a kept-alive one between requests; one that never sent a request is
+      // under its header deadline instead
+      if (!c.idle || c.reclaimed || c.requests === 0) continue;
+      c.reclaimed = true;
+      this.#reclaiming++;
+      this.stats.reclaimed++;
+      this.#poller.cancel(c.fd);
+      return true;
+    }
+    return false;
   }
 
   /** Our address on an accepted connection (0 if the kernel will not say). */
@@ -475,6 +503,7 @@ class HttpServer implements HttpListener {
   }
 
   #close(conn: Conn): void {
+    if (conn.reclaimed) this.#reclaiming--;
     this.#respondCtx.pacer?.closed(conn.fd);
     this.#poller.forget(conn.fd);
     libc().close(conn.fd);

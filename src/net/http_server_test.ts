@@ -208,6 +208,27 @@ Deno.test("http server: connections over the limit are answered 503", async () =
   }, { maxConnections: 2 });
 });
 
+Deno.test("http server: at the limit, a kept-alive connection idle between requests makes room", async () => {
+  await withServer(hello, async (port, srv) => {
+    const held: Deno.TcpConn[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      await c.write(enc.encode("GET /first HTTP/1.1\r\nHost: a\r\n\r\n"));
+      const buf = new Uint8Array(4096);
+      const n = await c.read(buf);
+      assert.ok(
+        n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("HTTP/1.1 200"),
+      );
+      held.push(c);
+    }
+    const third = await exchange(port, "GET /third HTTP/1.0\r\n\r\n");
+    assert.ok(third.endsWith("hello GET /third from 127.0.0.1\n"), third);
+    assert.equal(srv.stats.reclaimed, 1);
+    assert.equal(srv.stats.refused, 0);
+    for (const c of held) c.close();
+  }, { maxConnections: 2 });
+});
+
 Deno.test("http server: connections over the per-client limit are refused, and a freed slot is reused", async () => {
   await withServer(hello, async (port, srv) => {
     const held = await holdTwo(port, srv);
