@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { ensureNodeKey } from "../../src/daemon/mod.ts";
 import { meshIn } from "../lib/mesh_daemon.ts";
-import { createLab, isRoot, type Lab } from "../lib/netns.ts";
+import { createLab, isRoot } from "../lib/netns.ts";
 import { seedNodes } from "../lib/seed_nodes.ts";
+import { SSHD, startLabSshd, waitListening } from "../lib/lab_sshd.ts";
 
-const SSHD = "/usr/sbin/sshd";
 const skip = !isRoot() ? "needs root (network namespaces)" : (() => {
   try {
     Deno.statSync(SSHD);
@@ -28,45 +28,6 @@ const NODES = [
   { host: "n2", id: "c0ffee02", mac: "02:00:00:00:00:02", ip: "10.78.0.12" },
   { host: "n3", id: "c0ffee03", mac: "02:00:00:00:00:03", ip: "10.78.0.13" },
 ];
-
-async function sh(cmd: string[]): Promise<void> {
-  const r = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stderr: "piped" }).output();
-  if (!r.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
-}
-
-/** Starts sshd for one node on its own address, with a fresh host key when `rekey`. */
-async function startSshd(lab: Lab, dir: string, n: (typeof NODES)[number], rekey = false) {
-  const key = `${dir}/${n.host}_host_ed25519`;
-  if (rekey) await Deno.remove(key).catch(() => {});
-  await Deno.remove(`${key}.pub`).catch(() => {});
-  await sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key]);
-  const conf = `${dir}/${n.host}_sshd_config`;
-  await Deno.writeTextFile(
-    conf,
-    [
-      `ListenAddress ${n.ip}`,
-      `HostKey ${key}`,
-      "PidFile none",
-      `AuthorizedKeysFile ${dir}/authorized_keys`,
-      "StrictModes no",
-      "PermitRootLogin prohibit-password",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "UsePAM no",
-      "",
-    ].join("\n"),
-  );
-  return lab.spawn(n.host, [SSHD, "-D", "-e", "-f", conf], { stdout: "null", stderr: "null" });
-}
-
-async function waitListening(lab: Lab, ip: string) {
-  for (let i = 0; i < 100; i++) {
-    const r = await lab.exec("srv", ["bash", "-c", `exec 3<>/dev/tcp/${ip}/22`]);
-    if (r.code === 0) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`sshd on ${ip} does not listen`);
-}
 
 Deno.test({
   name: "mesh node ctl: one node, three in parallel, a changed host key, --timeout, bad targets",
@@ -87,7 +48,7 @@ Deno.test({
     await Deno.writeTextFile(`${host0}/mesh.yaml`, `state_dir: ${state}\n`);
     await Deno.writeTextFile(`${dir}/authorized_keys`, (await ensureNodeKey(host0)) + "\n");
     const sshds = new Map<string, Deno.ChildProcess>();
-    for (const n of NODES) sshds.set(n.host, await startSshd(lab, dir, n));
+    for (const n of NODES) sshds.set(n.host, await startLabSshd(lab, dir, n));
     for (const n of NODES) await waitListening(lab, n.ip);
     seedNodes(state, NODES);
     const mesh = (...args: string[]) => meshIn(lab, "srv", ["--host0", host0, ...args]);
@@ -122,7 +83,7 @@ Deno.test({
     // n1 reinstalled: a new host key is refused, in one clear line, until forgotten.
     sshds.get("n1")!.kill("SIGTERM");
     await sshds.get("n1")!.status;
-    sshds.set("n1", await startSshd(lab, dir, NODES[0]!, true));
+    sshds.set("n1", await startLabSshd(lab, dir, NODES[0]!, { rekey: true }));
     await waitListening(lab, NODES[0]!.ip);
     const changed = await mesh("node", "ctl", "-n", NODES[0]!.id, "true");
     assert.equal(changed.code, 255);

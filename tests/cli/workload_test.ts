@@ -14,10 +14,10 @@ import assert from "node:assert/strict";
 import { ensureNodeKey } from "../../src/daemon/mod.ts";
 import { Stage } from "../../src/store/mod.ts";
 import { meshIn } from "../lib/mesh_daemon.ts";
-import { createLab, hasCommand, isRoot, type Lab } from "../lib/netns.ts";
+import { createLab, hasCommand, isRoot } from "../lib/netns.ts";
 import { seedNodes } from "../lib/seed_nodes.ts";
+import { SSHD, startLabSshd, waitListening } from "../lib/lab_sshd.ts";
 
-const SSHD = "/usr/sbin/sshd";
 const skip = !isRoot() ? "needs root (network namespaces)" : (() => {
   for (const c of [SSHD, "/usr/bin/ssh"]) {
     try {
@@ -41,48 +41,6 @@ const NODES = [
   { host: "n2", id: "c0ffee22", mac: "02:00:00:00:21:02", ip: "10.79.0.12" },
 ];
 const CENTRAL = "10.79.0.1";
-
-async function sh(cmd: string[]): Promise<void> {
-  const r = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stderr: "piped" }).output();
-  if (!r.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
-}
-
-async function startSshd(lab: Lab, dir: string, n: (typeof NODES)[number]) {
-  const key = `${dir}/${n.host}_host_ed25519`;
-  await sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key]);
-  const conf = `${dir}/${n.host}_sshd_config`;
-  await Deno.writeTextFile(
-    conf,
-    [
-      `ListenAddress ${n.ip}`,
-      `HostKey ${key}`,
-      "PidFile none",
-      `AuthorizedKeysFile ${dir}/authorized_keys`,
-      "StrictModes no",
-      "PermitRootLogin prohibit-password",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "UsePAM no",
-      `SetEnv MESH_WORKLOAD_ROOT=${dir}/run/${n.host}`,
-      "",
-    ].join("\n"),
-  );
-  // n2 runs on one CPU (nproc says 1 there), so a 2-CPU workload has one place to go.
-  const cpus = n.host === "n2" ? ["taskset", "-c", "0"] : [];
-  return lab.spawn(n.host, [...cpus, SSHD, "-D", "-e", "-f", conf], {
-    stdout: "null",
-    stderr: "null",
-  });
-}
-
-async function waitListening(lab: Lab, ip: string, port = 22) {
-  for (let i = 0; i < 100; i++) {
-    const r = await lab.exec("srv", ["bash", "-c", `exec 3<>/dev/tcp/${ip}/${port}`]);
-    if (r.code === 0) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${ip}:${port}`);
-}
 
 /** Pids of processes whose command line contains `text`. */
 function processesWith(text: string): number[] {
@@ -157,7 +115,11 @@ Deno.test({
       lab.spawn("srv", ["busybox", "httpd", "-f", "-p", `${CENTRAL}:80`, "-h", host0]);
       await Deno.writeTextFile(`${dir}/authorized_keys`, (await ensureNodeKey(host0)) + "\n");
       for (const n of NODES) {
-        await startSshd(lab, dir, n);
+        await startLabSshd(lab, dir, n, {
+          env: { MESH_WORKLOAD_ROOT: `${dir}/run/${n.host}` },
+          // n2 runs on one CPU (nproc says 1 there), so a 2-CPU workload has one place to go.
+          prefix: n.host === "n2" ? ["taskset", "-c", "0"] : [],
+        });
         // the mesh's bridge, as the VXLAN side makes it on a node
         await lab.exec(n.host, ["ip", "link", "add", "br79", "type", "bridge"]);
       }
